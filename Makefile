@@ -1,0 +1,26 @@
+# Thin wrapper: every target is a script in ci/.
+.PHONY: help run check base apply export overlay-check build selftests clean
+
+help:
+	@echo "make run            build the patched kernel and show the feature in QEMU"
+	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
+	@echo "make base|apply|export|overlay-check|build|selftests   single steps (see ci/)"
+
+run:
+	ci/run
+check:
+	ci/check
+base:
+	ci/base
+apply:
+	ci/apply
+export:
+	ci/export
+overlay-check:
+	ci/overlay-check
+build:
+	ci/build
+selftests:
+	ci/selftests
+clean:
+	rm -rf build

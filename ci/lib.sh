@@ -1,0 +1,94 @@
+# Helpers shared by the ci/ scripts. Sourced, never executed.
+# shellcheck shell=bash
+
+CI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TOP=$(cd "$CI_DIR/.." && pwd)
+# shellcheck source=ci/base.conf
+. "$CI_DIR/base.conf"
+
+BUILD=${BUILD:-$TOP/build}
+LINUX=${LINUX:-$BUILD/linux}
+KOUT=${KOUT:-$BUILD/out}
+CACHE=${DMABUF_P2P_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmabuf-p2p}
+: "${CI_T0:=$(date +%s)}"
+export CI_T0
+
+msg() { printf '==> [%4ss] %s\n' "$(($(date +%s) - CI_T0))" "$*"; }
+warn() { printf '==> WARNING: %s\n' "$*" >&2; }
+die() { printf '==> ERROR: %s\n' "$*" >&2; exit 1; }
+
+# git with the project identity, whatever the user's config says.
+pgit() {
+	git -C "$LINUX" -c user.name="$PATCH_AUTHOR_NAME" \
+		-c user.email="$PATCH_AUTHOR_EMAIL" "$@"
+}
+
+# Install the Debian packages that provide the listed commands, if missing.
+# Arguments are command:package pairs.
+need() {
+	local pair cmd pkg missing=()
+	for pair in "$@"; do
+		cmd=${pair%%:*} pkg=${pair#*:}
+		if [[ $cmd == /* ]]; then
+			[ -e "$cmd" ] && continue
+		else
+			command -v "$cmd" >/dev/null 2>&1 && continue
+		fi
+		missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	[ "$(id -u)" -eq 0 ] || die "missing packages (run as root or install): ${missing[*]}"
+	msg "apt-get install ${missing[*]}"
+	if [ ! -e "$CACHE/.apt-updated" ] ||
+	   [ -n "$(find "$CACHE/.apt-updated" -mmin +600 2>/dev/null)" ]; then
+		apt-get update -qq
+		mkdir -p "$CACHE" && touch "$CACHE/.apt-updated"
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+}
+
+# The commands every kernel build needs.
+need_build_tools() {
+	need gcc:gcc make:make flex:flex bison:bison bc:bc \
+		/usr/include/libelf.h:libelf-dev \
+		/usr/include/openssl/ssl.h:libssl-dev \
+		perl:perl python3:python3 cpio:cpio xz:xz-utils git:git \
+		pahole:dwarves
+}
+
+# Print the first Debian archive URI of the machine's own apt configuration
+# (not a security archive). Nothing is hard-coded.
+apt_mirror() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		 /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		case $f in
+		*.sources)
+			awk 'BEGIN { RS = ""; FS = "\n" }
+			{
+				u = ""; s = ""
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^URIs:/) { sub(/^URIs:[ \t]*/, "", $i); u = $i }
+					if ($i ~ /^Suites:/) { sub(/^Suites:[ \t]*/, "", $i); s = $i }
+				}
+				split(u, a, " ")
+				if (a[1] ~ /debian\/?$/ && s !~ /security/) print a[1]
+			}' "$f"
+			;;
+		*)
+			awk '$1 == "deb" {
+				for (i = 2; i <= NF; i++) {
+					if ($i ~ /^\[/ || $i ~ /\]$/) continue
+					if ($i ~ /debian\/?$/ && $(i + 1) !~ /security/) print $i
+					break
+				}
+			}' "$f"
+			;;
+		esac
+	done | head -n 1
+}
+
+# Number of parallel jobs for make.
+jobs() { nproc 2>/dev/null || echo 2; }

@@ -1,0 +1,604 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * uAPI test for VFIO_DEVICE_FEATURE_DMA_BUF: exporting slices of a PCI BAR
+ * as dma-bufs, every refusal with its errno, and what happens to the
+ * dma-buf when the device stops decoding memory or is closed.
+ *
+ * The device must have a memory BAR of at least DMABUF_MIN_BAR bytes that
+ * vfio-pci can mmap (QEMU's ivshmem-plain BAR 2 is one).
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <linux/align.h>
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/sizes.h>
+#include <linux/vfio.h>
+
+#include <libvfio.h>
+
+#include "kselftest_harness.h"
+
+#define DMABUF_MIN_BAR (4 * SZ_4K)
+#define MAX_TEST_RANGES 4
+/* An IOVA the tests map dma-bufs at; below 256 MiB for 28 bit DMA masks. */
+#define TEST_IOVA SZ_128M
+
+static const char *device_bdf;
+
+struct dmabuf_req {
+	struct vfio_device_feature hdr;
+	struct vfio_device_feature_dma_buf get;
+	struct vfio_region_dma_range ranges[MAX_TEST_RANGES];
+};
+
+/*
+ * Issue VFIO_DEVICE_FEATURE with a dma-buf request. @argsz is the
+ * feature's argsz; 0 means the size that exactly covers @nr ranges.
+ * Returns the ioctl's return value (a dma-buf fd on success).
+ */
+static int __dmabuf_get(int device_fd, u32 feature_flags, u32 region,
+			u32 open_flags, u32 flags,
+			const struct vfio_region_dma_range *ranges, u32 nr,
+			u32 argsz)
+{
+	struct dmabuf_req req = {};
+
+	req.hdr.argsz = argsz ? argsz : sizeof(req.hdr) + sizeof(req.get) +
+					nr * sizeof(req.ranges[0]);
+	req.hdr.flags = feature_flags;
+	req.get.region_index = region;
+	req.get.open_flags = open_flags;
+	req.get.flags = flags;
+	req.get.nr_ranges = nr;
+	/* Callers that pass a larger nr_ranges also pass a short argsz. */
+	if (ranges)
+		memcpy(req.ranges, ranges,
+		       min_t(u32, nr, MAX_TEST_RANGES) * sizeof(*ranges));
+
+	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
+}
+
+static int dmabuf_get(int device_fd, u32 region,
+		      const struct vfio_region_dma_range *ranges, u32 nr)
+{
+	return __dmabuf_get(device_fd,
+			    VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+			    region, O_RDWR | O_CLOEXEC, 0, ranges, nr, 0);
+}
+
+static int ioas_map_file(struct iommu *iommu, int fd, u64 start, u64 length,
+			 u64 iova)
+{
+	struct iommu_ioas_map_file map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = iommu->ioas_id,
+		.fd = fd,
+		.start = start,
+		.length = length,
+		.iova = iova,
+	};
+
+	return ioctl(iommu->iommufd, IOMMU_IOAS_MAP_FILE, &map);
+}
+
+static u64 ioas_unmap(struct iommu *iommu, u64 iova, u64 length)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = iommu->ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	if (ioctl(iommu->iommufd, IOMMU_IOAS_UNMAP, &unmap))
+		return 0;
+	return unmap.length;
+}
+
+/* The value of a "key:\tvalue" line of /proc/self/fdinfo/@fd, or -1. */
+static long long fdinfo_value(int fd, const char *key)
+{
+	char path[64], line[256];
+	long long val = -1;
+	size_t len = strlen(key);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, len) && line[len] == ':') {
+			val = strtoll(line + len + 1, NULL, 0);
+			break;
+		}
+	}
+	fclose(f);
+	return val;
+}
+
+FIXTURE(vfio_pci_dmabuf_test) {
+	struct iommu *iommu;
+	struct vfio_pci_device *device;
+	u32 bar;
+	u64 bar_size;
+};
+
+FIXTURE_SETUP(vfio_pci_dmabuf_test)
+{
+	int i;
+
+	self->iommu = iommu_init(MODE_IOMMUFD);
+	self->device = vfio_pci_device_init(device_bdf, self->iommu);
+
+	/* Use the largest mmap-able memory BAR. */
+	self->bar = PCI_STD_NUM_BARS;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_region_info *info = &self->device->bars[i].info;
+
+		if (!(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
+			continue;
+		if (self->bar == PCI_STD_NUM_BARS ||
+		    info->size > self->bar_size) {
+			self->bar = i;
+			self->bar_size = info->size;
+		}
+	}
+	if (self->bar == PCI_STD_NUM_BARS || self->bar_size < DMABUF_MIN_BAR)
+		SKIP(return, "%s has no mmap-able BAR of %d bytes or more\n",
+		     device_bdf, DMABUF_MIN_BAR);
+}
+
+FIXTURE_TEARDOWN(vfio_pci_dmabuf_test)
+{
+	vfio_pci_device_cleanup(self->device);
+	iommu_cleanup(self->iommu);
+}
+
+/* Export @ranges and check that the dma-buf size is their sum. */
+static int export_and_check_size(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(vfio_pci_dmabuf_test) *self,
+				 const struct vfio_region_dma_range *ranges,
+				 u32 nr)
+{
+	u64 total = 0;
+	int fd;
+	u32 i;
+
+	for (i = 0; i < nr; i++)
+		total += ranges[i].length;
+
+	fd = dmabuf_get(self->device->fd, self->bar, ranges, nr);
+	EXPECT_LE(0, fd);
+	if (fd < 0)
+		return fd;
+	EXPECT_EQ(total, lseek(fd, 0, SEEK_END));
+	EXPECT_EQ(total, fdinfo_value(fd, "size"));
+	return fd;
+}
+
+TEST_F(vfio_pci_dmabuf_test, whole_bar)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
+	char link[64], path[64];
+	struct stat st;
+	int fd;
+
+	fd = export_and_check_size(_metadata, self, &r, 1);
+	ASSERT_LE(0, fd);
+
+	/* It is a dma-buf: fdinfo has the dma-buf fields, the file is anon. */
+	ASSERT_EQ(0, fstat(fd, &st));
+	ASSERT_EQ(self->bar_size, st.st_size);
+	ASSERT_LE(0, fdinfo_value(fd, "count"));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ASSERT_LT(0, readlink(path, link, sizeof(link) - 1));
+	ASSERT_NE(NULL, strstr(link, "dmabuf"));
+
+	/* O_CLOEXEC and O_RDWR of open_flags are honoured. */
+	ASSERT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD));
+	ASSERT_EQ(O_RDWR, fcntl(fd, F_GETFL) & O_ACCMODE);
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(vfio_pci_dmabuf_test, slice)
+{
+	struct vfio_region_dma_range r = { .offset = SZ_4K, .length = 2 * SZ_4K };
+	int fd;
+
+	fd = export_and_check_size(_metadata, self, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(vfio_pci_dmabuf_test, last_page)
+{
+	struct vfio_region_dma_range r = {
+		.offset = self->bar_size - SZ_4K, .length = SZ_4K,
+	};
+	int fd;
+
+	fd = export_and_check_size(_metadata, self, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(vfio_pci_dmabuf_test, several_ranges)
+{
+	struct vfio_region_dma_range r[3] = {
+		{ .offset = 3 * SZ_4K, .length = SZ_4K },
+		{ .offset = 0, .length = SZ_4K },
+		{ .offset = self->bar_size - SZ_4K, .length = SZ_4K },
+	};
+	int fd;
+
+	fd = export_and_check_size(_metadata, self, r, 3);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * The uAPI does not look for overlap: the same BAR page may appear in
+ * several ranges, and the dma-buf is as large as the sum of the ranges.
+ */
+TEST_F(vfio_pci_dmabuf_test, overlapping_ranges)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 0, .length = 2 * SZ_4K },
+		{ .offset = SZ_4K, .length = 2 * SZ_4K },
+	};
+	int fd;
+
+	fd = export_and_check_size(_metadata, self, r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, close(fd));
+}
+
+/* open_flags bits other than O_ACCMODE, O_NONBLOCK, O_CLOEXEC are ignored. */
+TEST_F(vfio_pci_dmabuf_test, open_flags_other_bits)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int fd;
+
+	fd = __dmabuf_get(self->device->fd,
+			  VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+			  self->bar, O_RDONLY | O_TRUNC | O_APPEND | O_NONBLOCK,
+			  0, &r, 1, 0);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, fcntl(fd, F_GETFD));
+	ASSERT_EQ(O_RDONLY | O_NONBLOCK,
+		  fcntl(fd, F_GETFL) & (O_ACCMODE | O_NONBLOCK | O_TRUNC | O_APPEND));
+	ASSERT_EQ(0, close(fd));
+}
+
+TEST_F(vfio_pci_dmabuf_test, map_file)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, 0, self->bar_size, TEST_IOVA));
+	/* The IOVA range is taken now. */
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	ASSERT_EQ(EEXIST, errno);
+	/* A window of the dma-buf can be mapped too. */
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, SZ_4K, SZ_4K,
+				   TEST_IOVA + self->bar_size));
+	/* But not past its end. */
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, self->bar_size, SZ_4K,
+				   TEST_IOVA + 2 * self->bar_size));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(self->bar_size, ioas_unmap(self->iommu, TEST_IOVA, self->bar_size));
+	ASSERT_EQ(SZ_4K, ioas_unmap(self->iommu, TEST_IOVA + self->bar_size, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * iommufd in this kernel takes one physical range per dma-buf. A dma-buf
+ * made of several ranges is refused.
+ */
+TEST_F(vfio_pci_dmabuf_test, map_file_several_ranges)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 0, .length = SZ_4K },
+		{ .offset = 2 * SZ_4K, .length = SZ_4K },
+	};
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, r, 2);
+	ASSERT_LE(0, fd);
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, 0, 2 * SZ_4K, TEST_IOVA));
+	ASSERT_EQ(EOPNOTSUPP, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+/* Each refusal: what is wrong with the request and the errno it gets. */
+#define EXPECT_REFUSED(_errno, _call) do {				\
+		int __fd = (_call);					\
+									\
+		EXPECT_EQ(-1, __fd);					\
+		if (__fd >= 0)						\
+			close(__fd);					\
+		else							\
+			EXPECT_EQ(_errno, errno);			\
+	} while (0)
+
+TEST_F(vfio_pci_dmabuf_test, refuse_flags)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+		self->bar, O_RDWR, 1, &r, 1, 0));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+		self->bar, O_RDWR, 1u << 31, &r, 1, 0));
+}
+
+TEST_F(vfio_pci_dmabuf_test, refuse_region)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int i;
+
+	/* The ROM, config space and VGA regions are not BARs. */
+	EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd,
+					  VFIO_PCI_ROM_REGION_INDEX, &r, 1));
+	EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd,
+					  VFIO_PCI_CONFIG_REGION_INDEX, &r, 1));
+	EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd,
+					  VFIO_PCI_VGA_REGION_INDEX, &r, 1));
+	EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd, 1000, &r, 1));
+	EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd, ~0u, &r, 1));
+
+	/* A BAR the device does not implement. */
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		if (self->device->bars[i].info.size)
+			continue;
+		EXPECT_REFUSED(ENODEV, dmabuf_get(self->device->fd, i, &r, 1));
+	}
+}
+
+/* A BAR smaller than a page cannot hold a page aligned range. */
+TEST_F(vfio_pci_dmabuf_test, refuse_small_bar)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int i, tested = 0;
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		u64 size = self->device->bars[i].info.size;
+
+		if (!size || size >= SZ_4K)
+			continue;
+		EXPECT_REFUSED(EINVAL, dmabuf_get(self->device->fd, i, &r, 1));
+		tested++;
+	}
+	if (!tested)
+		SKIP(return, "no BAR smaller than a page\n");
+}
+
+TEST_F(vfio_pci_dmabuf_test, refuse_nr_ranges)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+
+	EXPECT_REFUSED(EINVAL, dmabuf_get(self->device->fd, self->bar, &r, 0));
+	/*
+	 * argsz must cover every range: a huge nr_ranges with a buffer for
+	 * one range is refused before the kernel allocates anything for it.
+	 */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+		self->bar, O_RDWR, 0, &r, 1000000, sizeof(struct dmabuf_req)));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+		self->bar, O_RDWR, 0, &r, ~0u, sizeof(struct dmabuf_req)));
+	/* One range more than argsz holds. */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
+		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+		self->bar, O_RDWR, 0, &r, 2,
+		sizeof(struct vfio_device_feature) +
+		sizeof(struct vfio_device_feature_dma_buf) + sizeof(r)));
+}
+
+TEST_F(vfio_pci_dmabuf_test, refuse_ranges)
+{
+	const u64 bar = self->bar_size;
+	const struct {
+		u64 offset, length;
+		int err;
+	} cases[] = {
+		{ 0, 0, EINVAL },			/* zero length */
+		{ 0, bar + SZ_4K, EINVAL },		/* longer than the BAR */
+		{ bar, SZ_4K, EINVAL },			/* starts at its end */
+		{ bar - SZ_4K, 2 * SZ_4K, EINVAL },	/* runs past its end */
+		{ 1, SZ_4K, EINVAL },			/* offset unaligned */
+		{ SZ_4K / 2, SZ_4K, EINVAL },
+		{ 0, SZ_4K + 1, EINVAL },		/* length unaligned */
+		{ 0, SZ_4K - 1, EINVAL },
+		/* BAR address + offset wraps */
+		{ ~0ull & ~(u64)(SZ_4K - 1), SZ_4K, EOVERFLOW },
+		/* BAR address + offset fits, + length wraps */
+		{ 3ull << 62, 1ull << 62, EOVERFLOW },
+		/* a dma-buf of 2^63 bytes or more is refused whatever the BAR */
+		{ SZ_4K, ~0ull & ~(u64)(SZ_4K - 1), EINVAL },
+		{ 0, 1ull << 63, EINVAL },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct vfio_region_dma_range r = {
+			.offset = cases[i].offset, .length = cases[i].length,
+		};
+
+		TH_LOG("range %u: offset 0x%llx length 0x%llx", i,
+		       (unsigned long long)r.offset, (unsigned long long)r.length);
+		EXPECT_REFUSED(cases[i].err,
+			       dmabuf_get(self->device->fd, self->bar, &r, 1));
+	}
+}
+
+TEST_F(vfio_pci_dmabuf_test, refuse_total_overflow)
+{
+	/* Each range is fine, their sum does not fit in 64 bits. */
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 0, .length = 1ull << 63 },
+		{ .offset = 0, .length = 1ull << 63 },
+	};
+
+	EXPECT_REFUSED(EINVAL, dmabuf_get(self->device->fd, self->bar, r, 2));
+}
+
+/* A bad range anywhere in the list refuses the whole request. */
+TEST_F(vfio_pci_dmabuf_test, refuse_one_bad_range)
+{
+	struct vfio_region_dma_range r[3] = {
+		{ .offset = 0, .length = SZ_4K },
+		{ .offset = SZ_4K, .length = SZ_4K },
+		{ .offset = self->bar_size, .length = SZ_4K },
+	};
+
+	EXPECT_REFUSED(EINVAL, dmabuf_get(self->device->fd, self->bar, r, 3));
+}
+
+TEST_F(vfio_pci_dmabuf_test, feature_flags)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int fd = self->device->fd;
+
+	/* PROBE reports that the feature exists and GET is supported. */
+	ASSERT_EQ(0, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_PROBE |
+				  VFIO_DEVICE_FEATURE_DMA_BUF,
+				  self->bar, O_RDWR, 0, &r, 1, 0));
+	ASSERT_EQ(0, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_PROBE |
+				  VFIO_DEVICE_FEATURE_GET |
+				  VFIO_DEVICE_FEATURE_DMA_BUF,
+				  self->bar, O_RDWR, 0, &r, 1, 0));
+	/* SET is not supported, with or without PROBE. */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_PROBE |
+					    VFIO_DEVICE_FEATURE_SET |
+					    VFIO_DEVICE_FEATURE_DMA_BUF,
+					    self->bar, O_RDWR, 0, &r, 1, 0));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_SET |
+					    VFIO_DEVICE_FEATURE_DMA_BUF,
+					    self->bar, O_RDWR, 0, &r, 1, 0));
+	/* Neither GET nor SET nor PROBE. */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_DMA_BUF,
+					    self->bar, O_RDWR, 0, &r, 1, 0));
+	/* argsz shorter than struct vfio_device_feature_dma_buf. */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_GET |
+					    VFIO_DEVICE_FEATURE_DMA_BUF,
+					    self->bar, O_RDWR, 0, &r, 1,
+					    sizeof(struct vfio_device_feature) +
+					    sizeof(struct vfio_device_feature_dma_buf) - 1));
+	/* argsz shorter than struct vfio_device_feature itself. */
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, VFIO_DEVICE_FEATURE_GET |
+					    VFIO_DEVICE_FEATURE_DMA_BUF,
+					    self->bar, O_RDWR, 0, &r, 1, 4));
+}
+
+static void set_memory_decode(struct vfio_pci_device *device, bool on)
+{
+	if (on)
+		vfio_pci_cmd_set(device, PCI_COMMAND_MEMORY);
+	else
+		vfio_pci_cmd_clear(device, PCI_COMMAND_MEMORY);
+}
+
+/*
+ * Memory decode off revokes the dma-buf: it cannot be mapped, and what was
+ * mapped stays in the IOAS as a revoked area until userspace unmaps it.
+ * Decode on makes the dma-buf usable again, with a new map.
+ */
+TEST_F(vfio_pci_dmabuf_test, memory_decode)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, 0, self->bar_size, TEST_IOVA));
+
+	set_memory_decode(self->device, false);
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, 0, self->bar_size,
+				   TEST_IOVA + self->bar_size));
+	ASSERT_EQ(ENODEV, errno);
+	/* Still a dma-buf file of the same size. */
+	ASSERT_EQ(self->bar_size, lseek(fd, 0, SEEK_END));
+
+	set_memory_decode(self->device, true);
+	ASSERT_EQ(self->bar_size, ioas_unmap(self->iommu, TEST_IOVA, self->bar_size));
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, 0, self->bar_size, TEST_IOVA));
+	ASSERT_EQ(self->bar_size, ioas_unmap(self->iommu, TEST_IOVA, self->bar_size));
+	ASSERT_EQ(0, close(fd));
+}
+
+/* A dma-buf exported while decode is off is born revoked. */
+TEST_F(vfio_pci_dmabuf_test, export_while_decode_off)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int fd;
+
+	set_memory_decode(self->device, false);
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	ASSERT_EQ(ENODEV, errno);
+
+	set_memory_decode(self->device, true);
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	ASSERT_EQ(SZ_4K, ioas_unmap(self->iommu, TEST_IOVA, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * Closing the device revokes its dma-bufs for good. The dma-buf file stays
+ * a valid file, its mappings can be unmapped, and it cannot be mapped
+ * again.
+ */
+TEST_F(vfio_pci_dmabuf_test, close_device)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ioas_map_file(self->iommu, fd, 0, self->bar_size, TEST_IOVA));
+
+	/* Unmap the BARs first: their mmaps hold the device file open. */
+	for (int i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_pci_bar *bar = &self->device->bars[i];
+		size_t len = ALIGN(bar->info.size, getpagesize());
+
+		if (!bar->vaddr)
+			continue;
+		ASSERT_EQ(0, munmap(bar->vaddr, len));
+		bar->vaddr = NULL;
+	}
+	ASSERT_EQ(0, close(self->device->fd));
+	/* The fixture closes this one instead. */
+	self->device->fd = open("/dev/null", O_RDONLY);
+	ASSERT_LE(0, self->device->fd);
+
+	ASSERT_EQ(self->bar_size, lseek(fd, 0, SEEK_END));
+	ASSERT_NE(0, ioas_map_file(self->iommu, fd, 0, self->bar_size,
+				   TEST_IOVA + self->bar_size));
+	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(self->bar_size, ioas_unmap(self->iommu, TEST_IOVA, self->bar_size));
+	ASSERT_EQ(0, close(fd));
+}
+
+int main(int argc, char *argv[])
+{
+	device_bdf = vfio_selftests_get_bdf(&argc, argv);
+	return test_harness_run(argc, argv);
+}
