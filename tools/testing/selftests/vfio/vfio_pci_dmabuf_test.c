@@ -165,9 +165,9 @@ FIXTURE_TEARDOWN(vfio_pci_dmabuf_test)
 	iommu_cleanup(self->iommu);
 }
 
-/* Export @ranges and check that the dma-buf size is their sum. */
+/* Export @ranges of BAR @bar and check that the dma-buf size is their sum. */
 static int export_and_check_size(struct __test_metadata *_metadata,
-				 FIXTURE_DATA(vfio_pci_dmabuf_test) *self,
+				 int device_fd, u32 bar,
 				 const struct vfio_region_dma_range *ranges,
 				 u32 nr)
 {
@@ -178,7 +178,7 @@ static int export_and_check_size(struct __test_metadata *_metadata,
 	for (i = 0; i < nr; i++)
 		total += ranges[i].length;
 
-	fd = dmabuf_get(self->device->fd, self->bar, ranges, nr);
+	fd = dmabuf_get(device_fd, bar, ranges, nr);
 	EXPECT_LE(0, fd);
 	if (fd < 0)
 		return fd;
@@ -194,7 +194,7 @@ TEST_F(vfio_pci_dmabuf_test, whole_bar)
 	struct stat st;
 	int fd;
 
-	fd = export_and_check_size(_metadata, self, &r, 1);
+	fd = export_and_check_size(_metadata, self->device->fd, self->bar, &r, 1);
 	ASSERT_LE(0, fd);
 
 	/* It is a dma-buf: fdinfo has the dma-buf fields, the file is anon. */
@@ -216,7 +216,7 @@ TEST_F(vfio_pci_dmabuf_test, slice)
 	struct vfio_region_dma_range r = { .offset = SZ_4K, .length = 2 * SZ_4K };
 	int fd;
 
-	fd = export_and_check_size(_metadata, self, &r, 1);
+	fd = export_and_check_size(_metadata, self->device->fd, self->bar, &r, 1);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, close(fd));
 }
@@ -228,7 +228,7 @@ TEST_F(vfio_pci_dmabuf_test, last_page)
 	};
 	int fd;
 
-	fd = export_and_check_size(_metadata, self, &r, 1);
+	fd = export_and_check_size(_metadata, self->device->fd, self->bar, &r, 1);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, close(fd));
 }
@@ -242,7 +242,7 @@ TEST_F(vfio_pci_dmabuf_test, several_ranges)
 	};
 	int fd;
 
-	fd = export_and_check_size(_metadata, self, r, 3);
+	fd = export_and_check_size(_metadata, self->device->fd, self->bar, r, 3);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, close(fd));
 }
@@ -259,7 +259,7 @@ TEST_F(vfio_pci_dmabuf_test, overlapping_ranges)
 	};
 	int fd;
 
-	fd = export_and_check_size(_metadata, self, r, 2);
+	fd = export_and_check_size(_metadata, self->device->fd, self->bar, r, 2);
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, close(fd));
 }
@@ -337,13 +337,11 @@ TEST_F(vfio_pci_dmabuf_test, map_file_several_ranges)
 TEST_F(vfio_pci_dmabuf_test, refuse_flags)
 {
 	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	const u32 get = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	int fd = self->device->fd;
 
-	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
-		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-		self->bar, O_RDWR, 1, &r, 1, 0));
-	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
-		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-		self->bar, O_RDWR, 1u << 31, &r, 1, 0));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, get, self->bar, O_RDWR, 1, &r, 1, 0));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, get, self->bar, O_RDWR, 1u << 31, &r, 1, 0));
 }
 
 TEST_F(vfio_pci_dmabuf_test, refuse_region)
@@ -390,24 +388,21 @@ TEST_F(vfio_pci_dmabuf_test, refuse_small_bar)
 TEST_F(vfio_pci_dmabuf_test, refuse_nr_ranges)
 {
 	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	const u32 get = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	const u32 one_range = sizeof(struct vfio_device_feature) +
+			      sizeof(struct vfio_device_feature_dma_buf) + sizeof(r);
+	const u32 argsz = sizeof(struct dmabuf_req);
+	int fd = self->device->fd;
 
-	EXPECT_REFUSED(EINVAL, dmabuf_get(self->device->fd, self->bar, &r, 0));
+	EXPECT_REFUSED(EINVAL, dmabuf_get(fd, self->bar, &r, 0));
 	/*
 	 * argsz must cover every range: a huge nr_ranges with a buffer for
-	 * one range is refused before the kernel allocates anything for it.
+	 * a few ranges is refused before the kernel allocates anything.
 	 */
-	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
-		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-		self->bar, O_RDWR, 0, &r, 1000000, sizeof(struct dmabuf_req)));
-	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
-		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-		self->bar, O_RDWR, 0, &r, ~0u, sizeof(struct dmabuf_req)));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, get, self->bar, O_RDWR, 0, &r, 1000000, argsz));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, get, self->bar, O_RDWR, 0, &r, ~0u, argsz));
 	/* One range more than argsz holds. */
-	EXPECT_REFUSED(EINVAL, __dmabuf_get(self->device->fd,
-		VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-		self->bar, O_RDWR, 0, &r, 2,
-		sizeof(struct vfio_device_feature) +
-		sizeof(struct vfio_device_feature_dma_buf) + sizeof(r)));
+	EXPECT_REFUSED(EINVAL, __dmabuf_get(fd, get, self->bar, O_RDWR, 0, &r, 2, one_range));
 }
 
 TEST_F(vfio_pci_dmabuf_test, refuse_ranges)
