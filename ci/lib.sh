@@ -12,6 +12,15 @@ KOUT=${KOUT:-$BUILD/out}
 CACHE=${DMABUF_P2P_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmabuf-p2p}
 : "${CI_T0:=$(date +%s)}"
 export CI_T0
+# The distribution's tools first. A python3 shim (pyenv and the like) costs
+# a few hundred milliseconds per call, and W=1 runs kernel-doc once per
+# object: that doubled the time of a full build here. spdxcheck.py also
+# wants Debian's python3-ply and python3-git.
+case :$PATH: in
+:/usr/bin:*) ;;
+*) PATH=/usr/bin:$PATH ;;
+esac
+export PATH
 
 msg() { printf '==> [%4ss] %s\n' "$(($(date +%s) - CI_T0))" "$*"; }
 warn() { printf '==> WARNING: %s\n' "$*" >&2; }

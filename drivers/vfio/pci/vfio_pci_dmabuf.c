@@ -9,25 +9,43 @@
 
 MODULE_IMPORT_NS("DMA_BUF");
 
+/*
+ * The dma-buf outlives the VFIO device: vfio_pci_dma_buf_cleanup() clears
+ * @vdev when the device is closed. What attach and map need is held here
+ * on its own: a reference on the PCI device, and a copy of the device's
+ * P2P provider, which is device-managed memory that goes away when
+ * vfio-pci unbinds.
+ */
 struct vfio_pci_dma_buf {
 	struct dma_buf *dmabuf;
 	struct vfio_pci_core_device *vdev;
+	struct pci_dev *pdev;
 	struct list_head dmabufs_elm;
 	size_t size;
-	struct phys_vec *phys_vec;
-	struct p2pdma_provider *provider;
-	u32 nr_ranges;
+	struct p2pdma_provider provider;
+	struct dma_buf_phys_list *pal;
+	struct dma_buf_mapping_offer offers[2];
 	struct kref kref;
 	struct completion comp;
 	u8 revoked : 1;
 };
+
+static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
+				       const struct dma_buf_mapping_offer **offers)
+{
+	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
+
+	*offers = priv->offers;
+	return ARRAY_SIZE(priv->offers);
+}
 
 static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 				   struct dma_buf_attachment *attachment)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 
-	if (!attachment->peer2peer)
+	if (dma_buf_attachment_is_type(attachment, &dma_buf_mapping_sgt) &&
+	    !attachment->peer2peer)
 		return -EOPNOTSUPP;
 
 	if (priv->revoked)
@@ -59,8 +77,8 @@ vfio_pci_dma_buf_map(struct dma_buf_attachment *attachment,
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
 
-	ret = dma_buf_phys_vec_to_sgt(attachment, priv->provider,
-				      priv->phys_vec, priv->nr_ranges,
+	ret = dma_buf_phys_vec_to_sgt(attachment, priv->pal->provider,
+				      priv->pal->ranges, priv->pal->nr_ranges,
 				      priv->size, dir);
 	if (IS_ERR(ret))
 		return ret;
@@ -81,6 +99,35 @@ static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attachment,
 	kref_put(&priv->kref, vfio_pci_dma_buf_done);
 }
 
+static const struct dma_buf_phys_list *
+vfio_pci_dma_buf_pal_map(struct dma_buf_attachment *attachment)
+{
+	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	if (priv->revoked)
+		return ERR_PTR(-ENODEV);
+
+	kref_get(&priv->kref);
+	return priv->pal;
+}
+
+static void vfio_pci_dma_buf_pal_unmap(struct dma_buf_attachment *attachment,
+				       const struct dma_buf_phys_list *pal)
+{
+	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	kref_put(&priv->kref, vfio_pci_dma_buf_done);
+}
+
+static const struct dma_buf_pal_exp_ops vfio_pci_dma_buf_pal_ops = {
+	.map = vfio_pci_dma_buf_pal_map,
+	.unmap = vfio_pci_dma_buf_pal_unmap,
+};
+
 static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
@@ -95,11 +142,13 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		up_write(&priv->vdev->memory_lock);
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
-	kfree(priv->phys_vec);
+	pci_dev_put(priv->pdev);
+	kfree(priv->pal);
 	kfree(priv);
 }
 
 static const struct dma_buf_ops vfio_pci_dmabuf_ops = {
+	.get_mapping_offers = vfio_pci_dma_buf_get_offers,
 	.attach = vfio_pci_dma_buf_attach,
 	.map_dma_buf = vfio_pci_dma_buf_map,
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
@@ -132,10 +181,10 @@ int vfio_pci_dma_buf_iommufd_map(struct dma_buf_attachment *attachment,
 		return -ENODEV;
 
 	/* More than one range to iommufd will require proper DMABUF support */
-	if (priv->nr_ranges != 1)
+	if (priv->pal->nr_ranges != 1)
 		return -EOPNOTSUPP;
 
-	*phys = priv->phys_vec[0];
+	*phys = priv->pal->ranges[0];
 	return 0;
 }
 EXPORT_SYMBOL_FOR_MODULES(vfio_pci_dma_buf_iommufd_map, "iommufd");
@@ -225,6 +274,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	struct vfio_device_feature_dma_buf get_dma_buf = {};
 	struct vfio_region_dma_range *dma_ranges;
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct p2pdma_provider *provider;
 	struct vfio_pci_dma_buf *priv;
 	size_t length;
 	int ret;
@@ -269,21 +319,27 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 		ret = -ENOMEM;
 		goto err_free_ranges;
 	}
-	priv->phys_vec = kzalloc_objs(*priv->phys_vec, get_dma_buf.nr_ranges);
-	if (!priv->phys_vec) {
+	priv->pal = kzalloc_flex(*priv->pal, ranges, get_dma_buf.nr_ranges);
+	if (!priv->pal) {
 		ret = -ENOMEM;
 		goto err_free_priv;
 	}
 
 	priv->vdev = vdev;
-	priv->nr_ranges = get_dma_buf.nr_ranges;
+	priv->pal->nr_ranges = get_dma_buf.nr_ranges;
 	priv->size = length;
-	ret = vdev->pci_ops->get_dmabuf_phys(vdev, &priv->provider,
+	ret = vdev->pci_ops->get_dmabuf_phys(vdev, &provider,
 					     get_dma_buf.region_index,
-					     priv->phys_vec, dma_ranges,
-					     priv->nr_ranges);
+					     priv->pal->ranges, dma_ranges,
+					     priv->pal->nr_ranges);
 	if (ret)
 		goto err_free_phys;
+
+	/* iommufd takes the physical list, DMA API importers a scatterlist. */
+	priv->provider = *provider;
+	priv->pal->provider = &priv->provider;
+	priv->offers[0] = dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
+	priv->offers[1] = DMA_BUF_SGT_OFFER(NULL);
 
 	kfree(dma_ranges);
 	dma_ranges = NULL;
@@ -298,9 +354,11 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	exp_info.flags = get_dma_buf.open_flags;
 	exp_info.priv = priv;
 
+	priv->pdev = pci_dev_get(vdev->pdev);
 	priv->dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(priv->dmabuf)) {
 		ret = PTR_ERR(priv->dmabuf);
+		pci_dev_put(priv->pdev);
 		goto err_dev_put;
 	}
 
@@ -329,7 +387,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 err_dev_put:
 	vfio_device_put_registration(&vdev->vdev);
 err_free_phys:
-	kfree(priv->phys_vec);
+	kfree(priv->pal);
 err_free_priv:
 	kfree(priv);
 err_free_ranges:

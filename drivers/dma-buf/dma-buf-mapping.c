@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * DMA BUF Mapping Helpers
+ *
+ */
+#include <kunit/visibility.h>
+#include <linux/dma-buf-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/overflow.h>
+#include <linux/align.h>
+#include <linux/slab.h>
+#include <linux/sort.h>
+
+#define MAX_SG_ENT_SZ ALIGN_DOWN(UINT_MAX, PAGE_SIZE)
+
+static struct scatterlist *fill_sg_entry(struct scatterlist *sgl, size_t length,
+					 dma_addr_t addr)
+{
+	size_t len;
+
+	while (length) {
+		len = min(length, MAX_SG_ENT_SZ);
+		length -= len;
+		/*
+		 * DMABUF abuses scatterlist to create a scatterlist
+		 * that does not have any CPU list, only the DMA list.
+		 * Always set the page related values to NULL to ensure
+		 * importers can't use it. The phys_addr based DMA API
+		 * does not require the CPU list for mapping or unmapping.
+		 */
+		sg_set_page(sgl, NULL, 0, 0);
+		sg_dma_address(sgl) = addr;
+		sg_dma_len(sgl) = len;
+		addr += len;
+		/* Unconditionally advance. On last segment, this becomes NULL */
+		sgl = sg_next(sgl);
+	}
+
+	return sgl;
+}
+
+static unsigned int calc_sg_nents(struct dma_iova_state *state,
+				  struct phys_vec *phys_vec, size_t nr_ranges,
+				  size_t size)
+{
+	unsigned int nents = 0;
+	size_t i;
+
+	if (!state || !dma_use_iova(state)) {
+		for (i = 0; i < nr_ranges; i++) {
+			unsigned int added = DIV_ROUND_UP(phys_vec[i].len, MAX_SG_ENT_SZ);
+
+			if (check_add_overflow(nents, added, &nents))
+				return 0;
+		}
+	} else {
+		/*
+		 * In IOVA case, there is only one SG entry which spans
+		 * for whole IOVA address space, but we need to make sure
+		 * that it fits sg->length, maybe we need more.
+		 */
+		nents = DIV_ROUND_UP(size, MAX_SG_ENT_SZ);
+	}
+
+	return nents;
+}
+
+/**
+ * struct dma_buf_dma - holds DMA mapping information
+ * @sgt:    Scatter-gather table
+ * @state:  DMA IOVA state relevant in IOMMU-based DMA
+ * @size:   Total size of DMA transfer
+ */
+struct dma_buf_dma {
+	struct sg_table sgt;
+	struct dma_iova_state *state;
+	size_t size;
+};
+
+/**
+ * dma_buf_phys_vec_to_sgt - Returns the scatterlist table of the attachment
+ * from arrays of physical vectors. This funciton is intended for MMIO memory
+ * only.
+ * @attach:	[in]	attachment whose scatterlist is to be returned
+ * @provider:	[in]	p2pdma provider
+ * @phys_vec:	[in]	array of physical vectors
+ * @nr_ranges:	[in]	number of entries in phys_vec array
+ * @size:	[in]	total size of phys_vec
+ * @dir:	[in]	direction of DMA transfer
+ *
+ * Returns sg_table containing the scatterlist to be returned; returns ERR_PTR
+ * on error. May return -EINTR if it is interrupted by a signal.
+ *
+ * On success, the DMA addresses and lengths in the returned scatterlist are
+ * PAGE_SIZE aligned.
+ *
+ * A mapping must be unmapped by using dma_buf_free_sgt().
+ *
+ * NOTE: This function is intended for exporters. If direct traffic routing is
+ * mandatory exporter should call routing pci_p2pdma_map_type() before calling
+ * this function.
+ */
+struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
+					 struct p2pdma_provider *provider,
+					 struct phys_vec *phys_vec,
+					 size_t nr_ranges, size_t size,
+					 enum dma_data_direction dir)
+{
+	struct dma_buf_dma *dma;
+	struct scatterlist *sgl;
+	size_t mapped_len = 0;
+	unsigned int nents;
+	dma_addr_t addr;
+	size_t i;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+
+	if (WARN_ON(!attach || !attach->dmabuf || !provider))
+		/* This function is supposed to work on MMIO memory only */
+		return ERR_PTR(-EINVAL);
+
+	dma = kzalloc_obj(*dma);
+	if (!dma)
+		return ERR_PTR(-ENOMEM);
+
+	switch (pci_p2pdma_map_type(provider, attach->dev)) {
+	case PCI_P2PDMA_MAP_BUS_ADDR:
+		/*
+		 * There is no need in IOVA at all for this flow.
+		 */
+		break;
+	case PCI_P2PDMA_MAP_THRU_HOST_BRIDGE:
+		dma->state = kzalloc_obj(*dma->state);
+		if (!dma->state) {
+			ret = -ENOMEM;
+			goto err_free_dma;
+		}
+
+		dma_iova_try_alloc(attach->dev, dma->state, 0, size);
+		break;
+	default:
+		ret = -EINVAL;
+		goto err_free_dma;
+	}
+
+	nents = calc_sg_nents(dma->state, phys_vec, nr_ranges, size);
+
+	/* sg_alloc_table will cleanly fail and return -EINVAL if nents == 0 */
+	ret = sg_alloc_table(&dma->sgt, nents, GFP_KERNEL | __GFP_ZERO);
+	if (ret)
+		goto err_free_state;
+
+	sgl = dma->sgt.sgl;
+
+	for (i = 0; i < nr_ranges; i++) {
+		if (!dma->state) {
+			addr = pci_p2pdma_bus_addr_map(provider,
+						       phys_vec[i].paddr);
+		} else if (dma_use_iova(dma->state)) {
+			ret = dma_iova_link(attach->dev, dma->state,
+					    phys_vec[i].paddr, 0,
+					    phys_vec[i].len, dir,
+					    DMA_ATTR_MMIO);
+			if (ret)
+				goto err_unmap_dma;
+
+			mapped_len += phys_vec[i].len;
+		} else {
+			addr = dma_map_phys(attach->dev, phys_vec[i].paddr,
+					    phys_vec[i].len, dir,
+					    DMA_ATTR_MMIO);
+			ret = dma_mapping_error(attach->dev, addr);
+			if (ret)
+				goto err_unmap_dma;
+		}
+
+		if (!dma->state || !dma_use_iova(dma->state))
+			sgl = fill_sg_entry(sgl, phys_vec[i].len, addr);
+	}
+
+	if (dma->state && dma_use_iova(dma->state)) {
+		WARN_ON_ONCE(mapped_len != size);
+		ret = dma_iova_sync(attach->dev, dma->state, 0, mapped_len);
+		if (ret)
+			goto err_unmap_dma;
+
+		sgl = fill_sg_entry(sgl, mapped_len, dma->state->addr);
+	}
+
+	dma->size = size;
+
+	/*
+	 * No CPU list included — set orig_nents = 0 so others can detect
+	 * this via SG table (use nents only).
+	 */
+	dma->sgt.orig_nents = 0;
+
+
+	/*
+	 * SGL must be NULL to indicate that SGL is the last one
+	 * and we allocated correct number of entries in sg_alloc_table()
+	 */
+	WARN_ON_ONCE(sgl);
+	return &dma->sgt;
+
+err_unmap_dma:
+	if (!i || !dma->state) {
+		; /* Do nothing */
+	} else if (dma_use_iova(dma->state)) {
+		dma_iova_destroy(attach->dev, dma->state, mapped_len, dir,
+				 DMA_ATTR_MMIO);
+	} else {
+		for_each_sgtable_dma_sg(&dma->sgt, sgl, i)
+			dma_unmap_phys(attach->dev, sg_dma_address(sgl),
+				       sg_dma_len(sgl), dir, DMA_ATTR_MMIO);
+	}
+	sg_free_table(&dma->sgt);
+err_free_state:
+	kfree(dma->state);
+err_free_dma:
+	kfree(dma);
+	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_phys_vec_to_sgt, "DMA_BUF");
+
+/**
+ * dma_buf_free_sgt- unmaps the buffer
+ * @attach:	[in]	attachment to unmap buffer from
+ * @sgt:	[in]	scatterlist info of the buffer to unmap
+ * @dir:	[in]	direction of DMA transfer
+ *
+ * This unmaps a DMA mapping for @attached obtained
+ * by dma_buf_phys_vec_to_sgt().
+ */
+void dma_buf_free_sgt(struct dma_buf_attachment *attach, struct sg_table *sgt,
+		      enum dma_data_direction dir)
+{
+	struct dma_buf_dma *dma = container_of(sgt, struct dma_buf_dma, sgt);
+	int i;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+
+	if (!dma->state) {
+		; /* Do nothing */
+	} else if (dma_use_iova(dma->state)) {
+		dma_iova_destroy(attach->dev, dma->state, dma->size, dir,
+				 DMA_ATTR_MMIO);
+	} else {
+		struct scatterlist *sgl;
+
+		for_each_sgtable_dma_sg(sgt, sgl, i)
+			dma_unmap_phys(attach->dev, sg_dma_address(sgl),
+				       sg_dma_len(sgl), dir, DMA_ATTR_MMIO);
+	}
+
+	sg_free_table(sgt);
+	kfree(dma->state);
+	kfree(dma);
+
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
+
+/**
+ * DOC: physical address list mapping type
+ *
+ * &dma_buf_mapping_pal hands the importer the CPU physical addresses of the
+ * buffer as a &struct dma_buf_phys_list, and the PCI P2P provider they
+ * belong to. It exists for an importer that maps the memory into an IOMMU
+ * itself, iommufd, and for memory without struct pages such as a PCI BAR.
+ *
+ * Raw physical addresses bypass every check that the DMA API makes, so
+ * the type is restricted: the map and unmap functions and the type itself
+ * are exported to iommufd only (and to the dma-buf KUnit tests), and only
+ * attachments that honour revoke match. The exporter's &dma_buf_pal_exp_ops are reached through
+ * dma_buf_pal_map() and dma_buf_pal_unmap() only, which check that the
+ * attachment is of the type and validate every list the exporter returns
+ * before the importer sees it. A bad list fails the map with -EINVAL and
+ * a warning, printed once, that names the exporter.
+ */
+
+static int dma_buf_pal_match(struct dma_buf_attachment *attach,
+			     const struct dma_buf_mapping_offer *offer,
+			     const struct dma_buf_mapping_accept *accept)
+{
+	return dma_buf_attach_revocable(attach) ? 0 : -EOPNOTSUPP;
+}
+
+/**
+ * var dma_buf_mapping_pal - the physical address list mapping type
+ *
+ * Exporters offer it with dma_buf_pal_offer(); importers accept it with
+ * DMA_BUF_PAL_ACCEPT() and map with dma_buf_pal_map().
+ */
+const struct dma_buf_mapping_type dma_buf_mapping_pal = {
+	.name = "pal",
+	.match = dma_buf_pal_match,
+};
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_mapping_pal, "iommufd,dmabuf_kunit");
+
+/**
+ * dma_buf_pal_offer - offer of the physical address list mapping type
+ * @ops: the exporter's PAL operations, which must outlive the dma-buf.
+ *
+ * For the array that &dma_buf_ops.get_mapping_offers returns.
+ *
+ * Returns: the offer.
+ */
+struct dma_buf_mapping_offer
+dma_buf_pal_offer(const struct dma_buf_pal_exp_ops *ops)
+{
+	return (struct dma_buf_mapping_offer){
+		.type = &dma_buf_mapping_pal,
+		.exp_ops = ops,
+	};
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_pal_offer, "DMA_BUF");
+
+static int dma_buf_phys_vec_cmp(const void *a, const void *b)
+{
+	const struct phys_vec *x = a, *y = b;
+
+	if (x->paddr == y->paddr)
+		return 0;
+	return x->paddr < y->paddr ? -1 : 1;
+}
+
+/**
+ * dma_buf_pal_check - validate a physical address list
+ * @size: size of the dma-buf in bytes
+ * @pal: the list an exporter returned
+ * @why: set to a short description of the first problem found
+ *
+ * Returns: 0 if @pal is a valid list for a dma-buf of @size bytes,
+ * -EINVAL if it is not, -ENOMEM if the overlap check could not allocate.
+ */
+VISIBLE_IF_KUNIT int dma_buf_pal_check(size_t size,
+				       const struct dma_buf_phys_list *pal,
+				       const char **why)
+{
+	struct phys_vec *sorted;
+	phys_addr_t last;
+	size_t total = 0;
+	size_t i;
+	int ret = 0;
+
+	if (!pal->nr_ranges) {
+		*why = "no range";
+		return -EINVAL;
+	}
+	for (i = 0; i < pal->nr_ranges; i++) {
+		const struct phys_vec *r = &pal->ranges[i];
+
+		if (!r->len) {
+			*why = "empty range";
+			return -EINVAL;
+		}
+		if (!PAGE_ALIGNED(r->paddr) || !PAGE_ALIGNED(r->len)) {
+			*why = "range not page aligned";
+			return -EINVAL;
+		}
+		if (check_add_overflow(r->paddr, (phys_addr_t)(r->len - 1),
+				       &last)) {
+			*why = "range past the end of the address space";
+			return -EINVAL;
+		}
+		if (check_add_overflow(total, r->len, &total) || total > size) {
+			*why = "ranges larger than the dma-buf";
+			return -EINVAL;
+		}
+	}
+	if (total != size) {
+		*why = "ranges smaller than the dma-buf";
+		return -EINVAL;
+	}
+	if (pal->nr_ranges == 1)
+		return 0;
+
+	sorted = kvmalloc_array(pal->nr_ranges, sizeof(*sorted), GFP_KERNEL);
+	if (!sorted) {
+		*why = "no memory";
+		return -ENOMEM;
+	}
+	memcpy(sorted, pal->ranges, pal->nr_ranges * sizeof(*sorted));
+	sort(sorted, pal->nr_ranges, sizeof(*sorted), dma_buf_phys_vec_cmp,
+	     NULL);
+	for (i = 1; i < pal->nr_ranges; i++) {
+		if (sorted[i].paddr - sorted[i - 1].paddr < sorted[i - 1].len) {
+			*why = "overlapping ranges";
+			ret = -EINVAL;
+			break;
+		}
+	}
+	kvfree(sorted);
+	return ret;
+}
+EXPORT_SYMBOL_IF_KUNIT(dma_buf_pal_check);
+
+/**
+ * dma_buf_pal_map - get the physical address list of an attachment
+ * @attach: an attachment of the &dma_buf_mapping_pal type
+ *
+ * Must be called with the reservation lock of the dma-buf held. The list
+ * is valid until dma_buf_pal_unmap() or until the exporter revokes the
+ * buffer (&dma_buf_attach_ops.invalidate_mappings), whichever comes
+ * first; the importer must stop using the addresses and call
+ * dma_buf_pal_unmap() from its invalidate_mappings callback.
+ *
+ * Returns: the validated list, or an error pointer: -EINVAL for an
+ * attachment of another type or a list that fails validation, or the
+ * exporter's error (-ENODEV while the buffer is revoked).
+ */
+const struct dma_buf_phys_list *
+dma_buf_pal_map(struct dma_buf_attachment *attach)
+{
+	const struct dma_buf_pal_exp_ops *ops;
+	const struct dma_buf_phys_list *pal;
+	const char *why;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (WARN_ON_ONCE(!dma_buf_attachment_is_type(attach,
+						     &dma_buf_mapping_pal)))
+		return ERR_PTR(-EINVAL);
+
+	ops = attach->map_offer.exp_ops;
+	pal = ops->map(attach);
+	if (IS_ERR(pal))
+		return pal;
+
+	ret = dma_buf_pal_check(attach->dmabuf->size, pal, &why);
+	if (ret) {
+		if (ret == -EINVAL)
+			pr_warn_once("dma-buf: exporter %s returned a bad physical address list: %s\n",
+				     attach->dmabuf->exp_name, why);
+		ops->unmap(attach, pal);
+		return ERR_PTR(ret);
+	}
+	return pal;
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_map, "iommufd,dmabuf_kunit");
+
+/**
+ * dma_buf_pal_unmap - end the use of a physical address list
+ * @attach: the attachment the list was mapped for
+ * @pal: the list dma_buf_pal_map() returned
+ *
+ * Must be called with the reservation lock of the dma-buf held.
+ */
+void dma_buf_pal_unmap(struct dma_buf_attachment *attach,
+		       const struct dma_buf_phys_list *pal)
+{
+	const struct dma_buf_pal_exp_ops *ops = attach->map_offer.exp_ops;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (WARN_ON_ONCE(!dma_buf_attachment_is_type(attach,
+						     &dma_buf_mapping_pal)))
+		return;
+	ops->unmap(attach, pal);
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");

@@ -1,0 +1,1082 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * KUnit tests for DMA-buf mapping types: how the core picks the mapping type
+ * of an attachment from the exporter's offers and the importer's accepts,
+ * how legacy exporters and importers keep the scatterlist type, and what
+ * happens when a callback fails.
+ */
+#include <kunit/device.h>
+#include <kunit/test.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/ktime.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+
+MODULE_IMPORT_NS("DMA_BUF");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
+
+#define MT_MAX_OFFERS 4
+
+/* Two mapping types that exist in this test only. */
+static int mt_match(struct dma_buf_attachment *attach,
+		    const struct dma_buf_mapping_offer *offer,
+		    const struct dma_buf_mapping_accept *accept);
+
+static const struct dma_buf_mapping_type mt_type_a = {
+	.name = "test-a",
+	.match = mt_match,
+};
+
+static const struct dma_buf_mapping_type mt_type_b = {
+	.name = "test-b",
+	.match = mt_match,
+};
+
+/* What a test offer or accept carries in its priv pointer. */
+struct mt_data {
+	int id;
+	int match_ret;
+};
+
+struct mt_ctx {
+	struct kunit *test;
+	struct device *dev;
+	struct dma_buf *dmabuf;
+
+	struct dma_buf_mapping_offer offers[MT_MAX_OFFERS];
+	int nr_offers;		/* or the error get_mapping_offers returns */
+
+	int attach_ret;		/* what the exporter's attach returns */
+	int fail_at;		/* fail the Nth fallible step with -ENOMEM */
+	int steps;
+
+	int offer_calls;
+	int match_calls;
+	int attach_calls;
+	int detach_calls;
+	int maps;
+	int unmaps;
+	int live_privs;
+
+	/* What the callbacks saw. */
+	bool resv_held_in_offers;
+	bool on_list_in_offers;
+	bool priv_set_in_offers;
+	const struct dma_buf_mapping_type *type_in_attach;
+
+	/* The PAL exporter. */
+	struct dma_buf_phys_list *pal;
+	int pal_map_ret;
+	int pal_maps;
+	int pal_unmaps;
+};
+
+static struct mt_ctx *mt_ctx(struct dma_buf_attachment *attach)
+{
+	return attach->dmabuf->priv;
+}
+
+/* A fault injection point: true when this step is the one to fail. */
+static bool mt_fail(struct mt_ctx *ctx)
+{
+	return ctx->fail_at && ++ctx->steps == ctx->fail_at;
+}
+
+static int mt_match(struct dma_buf_attachment *attach,
+		    const struct dma_buf_mapping_offer *offer,
+		    const struct dma_buf_mapping_accept *accept)
+{
+	const struct mt_data *o = offer->priv, *a = accept->priv;
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	ctx->match_calls++;
+	if (mt_fail(ctx))
+		return -ENOMEM;
+	if (o && o->match_ret)
+		return o->match_ret;
+	return a ? a->match_ret : 0;
+}
+
+static int mt_get_offers(struct dma_buf_attachment *attach,
+			 const struct dma_buf_mapping_offer **offers)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+	struct dma_buf_attachment *other;
+
+	ctx->offer_calls++;
+	/* The callback runs unlocked and may take the reservation lock. */
+	ctx->resv_held_in_offers = dma_resv_is_locked(attach->dmabuf->resv);
+	dma_resv_lock(attach->dmabuf->resv, NULL);
+	list_for_each_entry(other, &attach->dmabuf->attachments, node)
+		if (other == attach)
+			ctx->on_list_in_offers = true;
+	dma_resv_unlock(attach->dmabuf->resv);
+	ctx->priv_set_in_offers = !!attach->priv;
+
+	if (mt_fail(ctx))
+		return -ENOMEM;
+	*offers = ctx->offers;
+	return ctx->nr_offers;
+}
+
+static int mt_attach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = dmabuf->priv;
+
+	ctx->attach_calls++;
+	ctx->type_in_attach = attach->map_offer.type;
+	if (ctx->attach_ret)
+		return ctx->attach_ret;
+	if (mt_fail(ctx))
+		return -ENOMEM;
+	attach->priv = kzalloc(1, GFP_KERNEL);
+	if (!attach->priv)
+		return -ENOMEM;
+	ctx->live_privs++;
+	return 0;
+}
+
+static void mt_detach(struct dma_buf *dmabuf, struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = dmabuf->priv;
+
+	ctx->detach_calls++;
+	kfree(attach->priv);
+	ctx->live_privs--;
+}
+
+static struct sg_table *mt_map(struct dma_buf_attachment *attach,
+			       enum dma_data_direction dir)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+	struct sg_table *sgt;
+
+	if (mt_fail(ctx))
+		return ERR_PTR(-ENOMEM);
+	sgt = kzalloc_obj(*sgt);
+	if (!sgt)
+		return ERR_PTR(-ENOMEM);
+	if (sg_alloc_table(sgt, 1, GFP_KERNEL)) {
+		kfree(sgt);
+		return ERR_PTR(-ENOMEM);
+	}
+	sg_dma_address(sgt->sgl) = 0;
+	sg_dma_len(sgt->sgl) = PAGE_SIZE;
+	ctx->maps++;
+	return sgt;
+}
+
+static void mt_unmap(struct dma_buf_attachment *attach, struct sg_table *sgt,
+		     enum dma_data_direction dir)
+{
+	mt_ctx(attach)->unmaps++;
+	sg_free_table(sgt);
+	kfree(sgt);
+}
+
+/* The buffer outlives the test (the last fput is deferred): no ctx here. */
+static void mt_release(struct dma_buf *dmabuf)
+{
+}
+
+static const struct dma_buf_ops mt_typed_ops = {
+	.get_mapping_offers = mt_get_offers,
+	.attach = mt_attach,
+	.detach = mt_detach,
+	.map_dma_buf = mt_map,
+	.unmap_dma_buf = mt_unmap,
+	.release = mt_release,
+};
+
+static const struct dma_buf_ops mt_legacy_ops = {
+	.attach = mt_attach,
+	.detach = mt_detach,
+	.map_dma_buf = mt_map,
+	.unmap_dma_buf = mt_unmap,
+	.release = mt_release,
+};
+
+static void mt_invalidate(struct dma_buf_attachment *attach)
+{
+}
+
+static const struct dma_buf_attach_ops mt_p2p_importer = {
+	.allow_peer2peer = true,
+	.invalidate_mappings = mt_invalidate,
+};
+
+static const struct dma_buf_attach_ops mt_plain_importer = {
+	.invalidate_mappings = mt_invalidate,
+};
+
+static struct mt_ctx *mt_setup(struct kunit *test, const struct dma_buf_ops *ops)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct mt_ctx *ctx;
+
+	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx);
+	ctx->test = test;
+	ctx->dev = kunit_device_register(test, "dma-buf-mapping-test");
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dev);
+
+	exp_info.ops = ops;
+	exp_info.size = PAGE_SIZE;
+	exp_info.priv = ctx;
+	ctx->dmabuf = dma_buf_export(&exp_info);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dmabuf);
+	test->priv = ctx;
+	return ctx;
+}
+
+static void mt_expect_clean(struct mt_ctx *ctx);
+
+static void mt_exit(struct kunit *test)
+{
+	struct mt_ctx *ctx = test->priv;
+
+	if (!ctx || IS_ERR_OR_NULL(ctx->dmabuf))
+		return;
+	mt_expect_clean(ctx);
+	dma_buf_put(ctx->dmabuf);
+}
+
+static void mt_offer(struct mt_ctx *ctx, const struct dma_buf_mapping_type *type,
+		     const struct mt_data *data)
+{
+	struct dma_buf_mapping_offer *o = &ctx->offers[ctx->nr_offers++];
+
+	o->type = type;
+	o->priv = data;
+}
+
+static struct dma_buf_mapping_accept mt_accept(const struct dma_buf_mapping_type *type,
+					       const struct mt_data *data)
+{
+	return (struct dma_buf_mapping_accept){ .type = type, .priv = data };
+}
+
+/* Attach, check the attachment is usable and on the list, return it. */
+static struct dma_buf_attachment *
+mt_attach_ok(struct mt_ctx *ctx, const struct dma_buf_mapping_accept *accepts,
+	     unsigned int nr)
+{
+	struct kunit *test = ctx->test;
+	struct dma_buf_attachment *attach, *other;
+	bool found = false;
+
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts, nr,
+					&mt_plain_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	list_for_each_entry(other, &ctx->dmabuf->attachments, node)
+		found |= other == attach;
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_TRUE(test, found);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->type_in_attach, attach->map_offer.type);
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_offer.type, attach->map_accept.type);
+	return attach;
+}
+
+/* A failed attach leaves nothing behind. */
+static void mt_expect_clean(struct mt_ctx *ctx)
+{
+	struct kunit *test = ctx->test;
+
+	KUNIT_EXPECT_TRUE(test, list_empty(&ctx->dmabuf->attachments));
+	KUNIT_EXPECT_EQ(test, ctx->live_privs, 0);
+	KUNIT_EXPECT_EQ(test, ctx->maps, ctx->unmaps);
+}
+
+static void mt_map_unmap(struct mt_ctx *ctx, struct dma_buf_attachment *attach)
+{
+	struct sg_table *sgt;
+
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(ctx->test, sgt);
+	dma_buf_unmap_attachment_unlocked(attach, sgt, DMA_BIDIRECTIONAL);
+}
+
+static void dma_buf_mapping_legacy_exporter_legacy_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	KUNIT_EXPECT_PTR_EQ(test, ctx->type_in_attach, &dma_buf_mapping_sgt);
+	KUNIT_EXPECT_FALSE(test, attach->peer2peer);
+	mt_map_unmap(ctx, attach);
+	KUNIT_EXPECT_EQ(test, ctx->maps, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+	KUNIT_EXPECT_EQ(test, ctx->detach_calls, 1);
+}
+
+static void dma_buf_mapping_legacy_exporter_p2p_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev, &mt_p2p_importer,
+					ctx);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	KUNIT_EXPECT_TRUE(test, attach->peer2peer);
+	KUNIT_EXPECT_PTR_EQ(test, attach->importer_priv, (void *)ctx);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_legacy_exporter_null_importer_ops(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev, NULL, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	KUNIT_EXPECT_FALSE(test, attach->peer2peer);
+	KUNIT_EXPECT_NULL(test, attach->importer_ops);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_legacy_exporter_typed_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_a, NULL),
+		DMA_BUF_SGT_ACCEPT(true),
+	};
+	struct dma_buf_attachment *attach;
+
+	attach = mt_attach_ok(ctx, accepts, ARRAY_SIZE(accepts));
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	KUNIT_EXPECT_TRUE(test, attach->peer2peer);
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 0);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_legacy_exporter_private_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_a, NULL);
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept, 1,
+					&mt_plain_importer, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_typed_exporter_legacy_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	KUNIT_EXPECT_FALSE(test, attach->peer2peer);
+	KUNIT_EXPECT_EQ(test, ctx->offer_calls, 1);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_exporter_order_wins(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_b, NULL),
+		mt_accept(&mt_type_a, NULL),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	mt_offer(ctx, &mt_type_b, NULL);
+	attach = mt_attach_ok(ctx, accepts, ARRAY_SIZE(accepts));
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &mt_type_a));
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_importer_order_breaks_ties(struct kunit *test)
+{
+	static const struct mt_data first = { .id = 1 }, second = { .id = 2 };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_b, NULL),
+		mt_accept(&mt_type_a, &first),
+		mt_accept(&mt_type_a, &second),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	attach = mt_attach_ok(ctx, accepts, ARRAY_SIZE(accepts));
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &mt_type_a));
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_accept.priv, (const void *)&first);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_eopnotsupp_tries_next_accept(struct kunit *test)
+{
+	static const struct mt_data no = { .id = 1, .match_ret = -EOPNOTSUPP };
+	static const struct mt_data yes = { .id = 2 };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_a, &no),
+		mt_accept(&mt_type_a, &yes),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	attach = mt_attach_ok(ctx, accepts, ARRAY_SIZE(accepts));
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_accept.priv, (const void *)&yes);
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 2);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_eopnotsupp_tries_next_offer(struct kunit *test)
+{
+	static const struct mt_data no = { .id = 1, .match_ret = -EOPNOTSUPP };
+	static const struct mt_data yes = { .id = 2 };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_b, NULL),
+		mt_accept(&mt_type_a, NULL),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, &no);
+	mt_offer(ctx, &mt_type_b, &yes);
+	attach = mt_attach_ok(ctx, accepts, ARRAY_SIZE(accepts));
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &mt_type_b));
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_offer.priv, (const void *)&yes);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_match_error_aborts(struct kunit *test)
+{
+	static const struct mt_data broken = { .match_ret = -EIO };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_a, NULL),
+		mt_accept(&mt_type_b, NULL),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, &broken);
+	mt_offer(ctx, &mt_type_b, NULL);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+					ARRAY_SIZE(accepts), &mt_plain_importer,
+					NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EIO);
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 1);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_offers_error_aborts(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	ctx->nr_offers = -ENODEV;
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -ENODEV);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_no_offers(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_no_common_type(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_b, NULL),
+		DMA_BUF_SGT_ACCEPT(true),
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+					ARRAY_SIZE(accepts), &mt_plain_importer,
+					NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 0);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_bad_arguments(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		DMA_BUF_SGT_ACCEPT(false),
+		{ .type = NULL },
+	};
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	kunit_warning_suppress(test) {
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+						0, NULL, NULL);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, NULL,
+						1, NULL, NULL);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+						ARRAY_SIZE(accepts), NULL, NULL);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 3);
+	}
+	KUNIT_EXPECT_EQ(test, ctx->offer_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_offer_without_type(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	ctx->nr_offers = 1;		/* offers[0] is all zero */
+	kunit_warning_suppress(test) {
+		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_sgt_p2p_only_needs_p2p_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct p2pdma_provider provider = { .owner = ctx->dev };
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_plain_importer, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_sgt_p2p_only_needs_reachable_pci(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct p2pdma_provider provider = { .owner = ctx->dev };
+	struct dma_buf_attachment *attach;
+
+	/* Neither the provider nor the importer is a PCI device here. */
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_sgt_p2p_refusal_tries_next_offer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct p2pdma_provider provider = { .owner = ctx->dev };
+	struct dma_buf_attachment *attach;
+
+	/* MMIO first; an exporter that can also migrate to pages. */
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_NULL(test, attach->map_offer.sgt.p2p_provider);
+	KUNIT_EXPECT_FALSE(test, attach->peer2peer);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_sgt_offer_keeps_peer2peer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, attach->peer2peer);
+	KUNIT_EXPECT_TRUE(test, attach->map_accept.sgt.allow_p2p);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_wrong_type_map_refused(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_a, NULL);
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt, dummy = {};
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	attach = mt_attach_ok(ctx, &accept, 1);
+	kunit_warning_suppress(test) {
+		sgt = dma_buf_map_attachment_unlocked(attach, DMA_TO_DEVICE);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -EINVAL);
+		dma_buf_unmap_attachment_unlocked(attach, &dummy, DMA_TO_DEVICE);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 2);
+	}
+	KUNIT_EXPECT_EQ(test, ctx->maps, 0);
+	KUNIT_EXPECT_EQ(test, ctx->unmaps, 0);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_private_type_end_to_end(struct kunit *test)
+{
+	static const struct mt_data exp = { .id = 7 }, imp = { .id = 9 };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_b, &imp);
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_b, &exp);
+	attach = mt_attach_ok(ctx, &accept, 1);
+	KUNIT_EXPECT_STREQ(test, attach->map_offer.type->name, "test-b");
+	KUNIT_EXPECT_EQ(test, ((const struct mt_data *)attach->map_offer.priv)->id, 7);
+	KUNIT_EXPECT_EQ(test, ((const struct mt_data *)attach->map_accept.priv)->id, 9);
+	/* The offer array is the exporter's; the attachment has a copy. */
+	ctx->offers[0].type = &mt_type_a;
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &mt_type_b));
+	dma_buf_detach(ctx->dmabuf, attach);
+	KUNIT_EXPECT_EQ(test, ctx->detach_calls, 1);
+}
+
+static void dma_buf_mapping_offers_callback_context(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_a, NULL);
+	struct dma_buf_attachment *first, *second;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	first = mt_attach_ok(ctx, &accept, 1);
+	second = mt_attach_ok(ctx, &accept, 1);
+	KUNIT_EXPECT_EQ(test, ctx->offer_calls, 2);
+	KUNIT_EXPECT_FALSE(test, ctx->resv_held_in_offers);
+	KUNIT_EXPECT_FALSE(test, ctx->on_list_in_offers);
+	KUNIT_EXPECT_FALSE(test, ctx->priv_set_in_offers);
+	dma_buf_detach(ctx->dmabuf, second);
+	dma_buf_detach(ctx->dmabuf, first);
+}
+
+static void dma_buf_mapping_exporter_attach_error(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_a, NULL);
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	ctx->attach_ret = -EBUSY;
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept, 1,
+					NULL, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EBUSY);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->type_in_attach, &mt_type_a);
+	KUNIT_EXPECT_EQ(test, ctx->detach_calls, 0);
+	mt_expect_clean(ctx);
+}
+
+/*
+ * Fail each fallible step of attach + map + unmap + detach in turn (the
+ * exporter's offers, a match check, the exporter's attach, the map) with
+ * -ENOMEM and check that the error comes back and nothing is left behind.
+ */
+static void dma_buf_mapping_fault_injection(struct kunit *test)
+{
+	static const struct mt_data decline = { .match_ret = -EOPNOTSUPP };
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		mt_accept(&mt_type_a, NULL),
+		DMA_BUF_SGT_ACCEPT(false),
+	};
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt;
+	int step, failed = 0;
+
+	mt_offer(ctx, &mt_type_a, &decline);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	for (step = 1; step < 16; step++) {
+		ctx->fail_at = step;
+		ctx->steps = 0;
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+						ARRAY_SIZE(accepts), NULL, NULL);
+		if (IS_ERR(attach)) {
+			KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -ENOMEM);
+			mt_expect_clean(ctx);
+			failed++;
+			continue;
+		}
+		sgt = dma_buf_map_attachment_unlocked(attach, DMA_FROM_DEVICE);
+		if (IS_ERR(sgt)) {
+			KUNIT_EXPECT_EQ(test, PTR_ERR(sgt), -ENOMEM);
+			failed++;
+		} else {
+			dma_buf_unmap_attachment_unlocked(attach, sgt,
+							  DMA_FROM_DEVICE);
+		}
+		dma_buf_detach(ctx->dmabuf, attach);
+		mt_expect_clean(ctx);
+		if (ctx->steps < step)
+			break;
+	}
+	/* The offers, the declining match, the exporter's attach, the map. */
+	KUNIT_EXPECT_EQ(test, failed, 4);
+	KUNIT_EXPECT_LT(test, step, 16);
+	KUNIT_EXPECT_EQ(test, ctx->detach_calls, ctx->attach_calls - 1);
+}
+
+static const struct dma_buf_phys_list *mt_pal_map(struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	if (ctx->pal_map_ret)
+		return ERR_PTR(ctx->pal_map_ret);
+	ctx->pal_maps++;
+	return ctx->pal;
+}
+
+static void mt_pal_unmap(struct dma_buf_attachment *attach,
+			 const struct dma_buf_phys_list *pal)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	KUNIT_EXPECT_PTR_EQ(ctx->test, pal, (const struct dma_buf_phys_list *)ctx->pal);
+	ctx->pal_unmaps++;
+}
+
+static const struct dma_buf_pal_exp_ops mt_pal_ops = {
+	.map = mt_pal_map,
+	.unmap = mt_pal_unmap,
+};
+
+/* A list of @n ranges of @len bytes, @stride bytes apart. */
+static struct dma_buf_phys_list *mt_pal(struct kunit *test, size_t n,
+					phys_addr_t start, size_t len,
+					s64 stride)
+{
+	struct dma_buf_phys_list *pal;
+	size_t i;
+
+	pal = kunit_kzalloc(test, struct_size(pal, ranges, n), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pal);
+	pal->nr_ranges = n;
+	for (i = 0; i < n; i++) {
+		pal->ranges[i].paddr = start + i * stride;
+		pal->ranges[i].len = len;
+	}
+	return pal;
+}
+
+struct mt_pal_case {
+	const char *desc;
+	size_t size;		/* of the dma-buf, in pages */
+	size_t n;
+	struct phys_vec ranges[4];
+	int ret;
+};
+
+#define P(x) ((x) * PAGE_SIZE)
+#define TOP_PAGE ((phys_addr_t)~(phys_addr_t)0 & PAGE_MASK)
+
+static const struct mt_pal_case mt_pal_cases[] = {
+	{ "one range", 4, 1, { { P(16), P(4) } }, 0 },
+	{ "adjacent ranges", 4, 2, { { P(16), P(2) }, { P(18), P(2) } }, 0 },
+	{ "disjoint ranges, descending", 4, 3,
+	  { { P(40), P(1) }, { P(20), P(2) }, { P(2), P(1) } }, 0 },
+	{ "last page of the address space", 1, 1, { { TOP_PAGE, P(1) } }, 0 },
+	{ "no range", 4, 0, {}, -EINVAL },
+	{ "empty range", 4, 2, { { P(16), P(4) }, { P(32), 0 } }, -EINVAL },
+	{ "unaligned start", 4, 1, { { P(16) + 1, P(4) } }, -EINVAL },
+	{ "unaligned length", 4, 2,
+	  { { P(16), P(4) - 1 }, { P(32), 1 } }, -EINVAL },
+	{ "past the end of the address space", 2, 1,
+	  { { TOP_PAGE, P(2) } }, -EINVAL },
+	{ "same range twice", 4, 2, { { P(16), P(2) }, { P(16), P(2) } }, -EINVAL },
+	{ "overlap by one page", 4, 2,
+	  { { P(17), P(2) }, { P(16), P(2) } }, -EINVAL },
+	{ "range inside another", 4, 2,
+	  { { P(16), P(3) }, { P(17), P(1) } }, -EINVAL },
+	{ "total one page short", 4, 1, { { P(16), P(3) } }, -EINVAL },
+	{ "total one page long", 4, 2,
+	  { { P(16), P(4) }, { P(32), P(1) } }, -EINVAL },
+	{ "total wraps around", 4, 2,
+	  { { P(16), P(4) }, { P(32), SIZE_MAX & PAGE_MASK } }, -EINVAL },
+};
+
+static void mt_pal_case_desc(const struct mt_pal_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mt_pal_check, mt_pal_cases, mt_pal_case_desc);
+
+static void dma_buf_mapping_pal_check(struct kunit *test)
+{
+	const struct mt_pal_case *c = test->param_value;
+	struct dma_buf_phys_list *pal;
+	const char *why = NULL;
+	int ret;
+
+	pal = kunit_kzalloc(test, struct_size(pal, ranges, c->n ?: 1),
+			    GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, pal);
+	pal->nr_ranges = c->n;
+	memcpy(pal->ranges, c->ranges, c->n * sizeof(c->ranges[0]));
+	ret = dma_buf_pal_check(P(c->size), pal, &why);
+	KUNIT_EXPECT_EQ_MSG(test, ret, c->ret, "%s: %s", c->desc, why ?: "valid");
+	KUNIT_EXPECT_EQ(test, !why, !c->ret);
+}
+
+static void dma_buf_mapping_pal_needs_revocable_importer(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = DMA_BUF_PAL_ACCEPT();
+	static const struct dma_buf_attach_ops pinned = {
+		.allow_peer2peer = true,
+	};
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = dma_buf_pal_offer(&mt_pal_ops);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept, 1,
+					&pinned, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept, 1,
+					NULL, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	mt_expect_clean(ctx);
+}
+
+static void dma_buf_mapping_pal_falls_back_to_sgt(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = dma_buf_pal_offer(&mt_pal_ops);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static struct dma_buf_attachment *mt_pal_attach(struct mt_ctx *ctx)
+{
+	struct dma_buf_mapping_accept accept = DMA_BUF_PAL_ACCEPT();
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = dma_buf_pal_offer(&mt_pal_ops);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	attach = mt_attach_ok(ctx, &accept, 1);
+	KUNIT_EXPECT_TRUE(ctx->test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_pal));
+	return attach;
+}
+
+static void dma_buf_mapping_pal_map_unmap(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	const struct dma_buf_phys_list *pal;
+	struct dma_buf_attachment *attach;
+
+	attach = mt_pal_attach(ctx);
+	ctx->pal = mt_pal(test, 1, P(16), PAGE_SIZE, 0);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	pal = dma_buf_pal_map(attach);
+	KUNIT_EXPECT_PTR_EQ(test, pal, (const struct dma_buf_phys_list *)ctx->pal);
+	if (!IS_ERR(pal))
+		dma_buf_pal_unmap(attach, pal);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, ctx->pal_maps, 1);
+	KUNIT_EXPECT_EQ(test, ctx->pal_unmaps, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_pal_map_refuses_bad_list(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	const struct dma_buf_phys_list *pal;
+	struct dma_buf_attachment *attach;
+
+	attach = mt_pal_attach(ctx);
+	/* A list without a range. */
+	ctx->pal = mt_pal(test, 1, P(16), PAGE_SIZE, 0);
+	ctx->pal->nr_ranges = 0;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	pal = dma_buf_pal_map(attach);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pal), -EINVAL);
+	/* The exporter got its list back. */
+	KUNIT_EXPECT_EQ(test, ctx->pal_maps, 1);
+	KUNIT_EXPECT_EQ(test, ctx->pal_unmaps, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_pal_map_passes_exporter_error(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	const struct dma_buf_phys_list *pal;
+	struct dma_buf_attachment *attach;
+
+	attach = mt_pal_attach(ctx);
+	ctx->pal_map_ret = -ENODEV;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	pal = dma_buf_pal_map(attach);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(pal), -ENODEV);
+	KUNIT_EXPECT_EQ(test, ctx->pal_unmaps, 0);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_pal_map_wrong_type(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	const struct dma_buf_phys_list *pal;
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	kunit_warning_suppress(test) {
+		pal = dma_buf_pal_map(attach);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(pal), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void mt_cycle(struct mt_ctx *ctx, bool typed)
+{
+	static const struct dma_buf_mapping_accept sgt = DMA_BUF_SGT_ACCEPT(false);
+	struct dma_buf_attachment *attach;
+	struct sg_table *map;
+
+	if (typed)
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &sgt, 1,
+						NULL, NULL);
+	else
+		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	if (IS_ERR(attach))
+		return;
+	map = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
+	if (!IS_ERR(map))
+		dma_buf_unmap_attachment_unlocked(attach, map, DMA_BIDIRECTIONAL);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+/*
+ * Not a pass/fail test: prints the cost of attach + map + unmap + detach
+ * through dma_buf_attach() on a legacy exporter and through
+ * dma_buf_mapping_attach() on an exporter with offers, in the same boot.
+ */
+static void dma_buf_mapping_benchmark(struct kunit *test)
+{
+	const int rounds = 8, loops = 250;
+	struct mt_ctx *legacy, *typed;
+	u64 t_legacy = 0, t_typed = 0;
+	ktime_t t0;
+	int r, i;
+
+	legacy = mt_setup(test, &mt_legacy_ops);
+	typed = kunit_kzalloc(test, sizeof(*typed), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, typed);
+	{
+		DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+
+		exp_info.ops = &mt_typed_ops;
+		exp_info.size = PAGE_SIZE;
+		exp_info.priv = typed;
+		typed->test = test;
+		typed->dev = legacy->dev;
+		typed->offers[typed->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+		typed->dmabuf = dma_buf_export(&exp_info);
+		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, typed->dmabuf);
+	}
+
+	/* Interleave the two so that drift hits both alike. */
+	for (r = 0; r < rounds; r++) {
+		t0 = ktime_get();
+		for (i = 0; i < loops; i++)
+			mt_cycle(legacy, false);
+		t_legacy += ktime_to_ns(ktime_sub(ktime_get(), t0));
+		t0 = ktime_get();
+		for (i = 0; i < loops; i++)
+			mt_cycle(typed, true);
+		t_typed += ktime_to_ns(ktime_sub(ktime_get(), t0));
+	}
+	KUNIT_EXPECT_EQ(test, legacy->maps, rounds * loops);
+	KUNIT_EXPECT_EQ(test, typed->maps, rounds * loops);
+	kunit_info(test, "attach+map+unmap+detach: legacy %llu ns/op, typed %llu ns/op, typed/legacy %llu.%03llu (%d ops each)\n",
+		   div_u64(t_legacy, rounds * loops), div_u64(t_typed, rounds * loops),
+		   div64_u64(t_typed, t_legacy),
+		   div64_u64((t_typed % t_legacy) * 1000, t_legacy), rounds * loops);
+	mt_expect_clean(typed);
+	dma_buf_put(typed->dmabuf);
+}
+
+static struct kunit_case dma_buf_mapping_cases[] = {
+	KUNIT_CASE(dma_buf_mapping_legacy_exporter_legacy_importer),
+	KUNIT_CASE(dma_buf_mapping_legacy_exporter_p2p_importer),
+	KUNIT_CASE(dma_buf_mapping_legacy_exporter_null_importer_ops),
+	KUNIT_CASE(dma_buf_mapping_legacy_exporter_typed_importer),
+	KUNIT_CASE(dma_buf_mapping_legacy_exporter_private_importer),
+	KUNIT_CASE(dma_buf_mapping_typed_exporter_legacy_importer),
+	KUNIT_CASE(dma_buf_mapping_exporter_order_wins),
+	KUNIT_CASE(dma_buf_mapping_importer_order_breaks_ties),
+	KUNIT_CASE(dma_buf_mapping_eopnotsupp_tries_next_accept),
+	KUNIT_CASE(dma_buf_mapping_eopnotsupp_tries_next_offer),
+	KUNIT_CASE(dma_buf_mapping_match_error_aborts),
+	KUNIT_CASE(dma_buf_mapping_offers_error_aborts),
+	KUNIT_CASE(dma_buf_mapping_no_offers),
+	KUNIT_CASE(dma_buf_mapping_no_common_type),
+	KUNIT_CASE(dma_buf_mapping_bad_arguments),
+	KUNIT_CASE(dma_buf_mapping_offer_without_type),
+	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_p2p_importer),
+	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_reachable_pci),
+	KUNIT_CASE(dma_buf_mapping_sgt_p2p_refusal_tries_next_offer),
+	KUNIT_CASE(dma_buf_mapping_sgt_offer_keeps_peer2peer),
+	KUNIT_CASE(dma_buf_mapping_wrong_type_map_refused),
+	KUNIT_CASE(dma_buf_mapping_private_type_end_to_end),
+	KUNIT_CASE(dma_buf_mapping_offers_callback_context),
+	KUNIT_CASE(dma_buf_mapping_exporter_attach_error),
+	KUNIT_CASE(dma_buf_mapping_fault_injection),
+	KUNIT_CASE_PARAM(dma_buf_mapping_pal_check, mt_pal_check_gen_params),
+	KUNIT_CASE(dma_buf_mapping_pal_needs_revocable_importer),
+	KUNIT_CASE(dma_buf_mapping_pal_falls_back_to_sgt),
+	KUNIT_CASE(dma_buf_mapping_pal_map_unmap),
+	KUNIT_CASE(dma_buf_mapping_pal_map_refuses_bad_list),
+	KUNIT_CASE(dma_buf_mapping_pal_map_passes_exporter_error),
+	KUNIT_CASE(dma_buf_mapping_pal_map_wrong_type),
+	KUNIT_CASE(dma_buf_mapping_benchmark),
+	{}
+};
+
+static struct kunit_suite dma_buf_mapping_test_suite = {
+	.name = "dma-buf-mapping",
+	.exit = mt_exit,
+	.test_cases = dma_buf_mapping_cases,
+};
+
+kunit_test_suite(dma_buf_mapping_test_suite);

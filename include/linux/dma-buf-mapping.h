@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * DMA BUF Mapping Helpers and mapping types
+ *
+ */
+#ifndef __DMA_BUF_MAPPING_H__
+#define __DMA_BUF_MAPPING_H__
+#include <linux/dma-buf.h>
+
+struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
+					 struct p2pdma_provider *provider,
+					 struct phys_vec *phys_vec,
+					 size_t nr_ranges, size_t size,
+					 enum dma_data_direction dir);
+void dma_buf_free_sgt(struct dma_buf_attachment *attach, struct sg_table *sgt,
+		      enum dma_data_direction dir);
+
+/**
+ * struct dma_buf_phys_list - CPU physical address list of a dma-buf
+ * @provider: the PCI P2P provider whose MMIO the ranges are, or NULL.
+ * @nr_ranges: number of entries in @ranges.
+ * @ranges: the ranges, in the order of the bytes of the dma-buf: byte 0 of
+ *	    the dma-buf is at @ranges[0].paddr. Each &phys_vec.len is a
+ *	    length in bytes.
+ *
+ * What an attachment of the &dma_buf_mapping_pal type maps to. Before an
+ * importer sees a list, dma_buf_pal_map() checks that it has at least one
+ * range, that every range is page aligned and not empty, that no range
+ * wraps around the physical address space or overlaps another, and that
+ * the lengths add up to the size of the dma-buf.
+ */
+struct dma_buf_phys_list {
+	struct p2pdma_provider *provider;
+	size_t nr_ranges;
+	struct phys_vec ranges[] __counted_by(nr_ranges);
+};
+
+/**
+ * struct dma_buf_pal_exp_ops - exporter operations of the PAL mapping type
+ * @map: returns the physical address list of the dma-buf for @attach, or
+ *	 an error pointer (-ENODEV while the buffer is revoked). Called with
+ *	 the reservation lock held. The list stays owned by the exporter and
+ *	 must not change until @unmap.
+ * @unmap: ends the use of a list returned by @map. Called with the
+ *	   reservation lock held.
+ *
+ * An exporter offers the type with dma_buf_pal_offer(). Only attachments
+ * that honour revoke (dma_buf_attach_revocable()) get it: the physical
+ * addresses must not be used once &dma_buf_attach_ops.invalidate_mappings
+ * has been called.
+ */
+struct dma_buf_pal_exp_ops {
+	const struct dma_buf_phys_list *(*map)(struct dma_buf_attachment *attach);
+	void (*unmap)(struct dma_buf_attachment *attach,
+		      const struct dma_buf_phys_list *pal);
+};
+
+extern const struct dma_buf_mapping_type dma_buf_mapping_pal;
+
+/**
+ * DMA_BUF_PAL_ACCEPT - accept of the physical address list mapping type
+ */
+#define DMA_BUF_PAL_ACCEPT()						\
+	((struct dma_buf_mapping_accept){ .type = &dma_buf_mapping_pal })
+
+struct dma_buf_mapping_offer
+dma_buf_pal_offer(const struct dma_buf_pal_exp_ops *ops);
+const struct dma_buf_phys_list *
+dma_buf_pal_map(struct dma_buf_attachment *attach);
+void dma_buf_pal_unmap(struct dma_buf_attachment *attach,
+		       const struct dma_buf_phys_list *pal);
+#if IS_ENABLED(CONFIG_KUNIT)
+int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
+		      const char **why);
+#endif
+#endif

@@ -1,0 +1,787 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * End-to-end peer-to-peer DMA through a dma-buf.
+ *
+ * A memory BAR of one device (the exporter) is exported with
+ * VFIO_DEVICE_FEATURE_DMA_BUF and mapped into an IOAS with
+ * IOMMU_IOAS_MAP_FILE. A second device with a libvfio driver (the DMA
+ * engine) is attached to the same IOAS and copies between the BAR and RAM
+ * through that IOVA. Then the exporter revokes the dma-buf in every way it
+ * can, and the test checks that the DMA engine no longer reaches the BAR.
+ *
+ * usage: vfio_pci_p2p_dmabuf_test EXPORTER_BDF ENGINE_BDF
+ *
+ * In QEMU the exporter is ivshmem-plain, whose BAR 2 is a file on the
+ * host, and the engine is edu. Every byte range that a DMA writes or tries
+ * to write into the BAR is also reported on stdout as
+ *
+ *   p2p-host-check present|absent 0xOFFSET 0xLENGTH 0xSEED
+ *
+ * for the host to compare with that file after the run. OFFSET is an
+ * offset in the BAR, and the bytes are pattern_byte(SEED, offset) for each
+ * offset of the range. No byte of the BAR is the target of more than one
+ * DMA in the whole run, so that each line says what the host must find.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <linux/io.h>
+#include <linux/iommufd.h>
+#include <linux/pci_regs.h>
+#include <linux/sizes.h>
+#include <linux/vfio.h>
+
+#include <libvfio.h>
+
+#include "kselftest_harness.h"
+
+/*
+ * IOVAs, all below 256 MiB for DMA engines with a 28 bit DMA mask (edu's
+ * default) as long as the BAR is 128 MiB or smaller.
+ */
+#define RAM_IOVA	SZ_16M
+#define RAM_SIZE	SZ_64K
+#define DRIVER_IOVA	SZ_32M
+#define DRIVER_SIZE	SZ_2M
+/* Where the test tries to map a revoked dma-buf. */
+#define PROBE_IOVA	SZ_64M
+#define BAR_IOVA	SZ_128M
+
+/*
+ * Each test writes into its own 64 KiB slot of the BAR; the last page of
+ * the BAR is shared out in quarters between the tests that use it.
+ */
+#define SLOT_SIZE	SZ_64K
+enum {
+	SLOT_READ = 1,
+	SLOT_WRITE,
+	SLOT_MULTI_RANGE,
+	SLOT_MEMORY_DECODE,
+	SLOT_RESET,
+	SLOT_CLOSE,
+	SLOT_UNBIND,
+	SLOT_NO_REMAP,
+	NR_SLOTS,
+};
+
+#define LAST_PAGE_READ	0x000
+#define LAST_PAGE_WRITE	0x400
+#define LAST_PAGE_WHOLE	0x800
+
+/*
+ * In a revoke test: the DMA that shows the path works, the DMA that the
+ * revoke must block, and the DMA after the dma-buf is mapped again.
+ */
+#define BEFORE_OFF	0x0000
+#define BLOCKED_OFF	0x1000
+#define AFTER_OFF	0x2000
+#define REVOKE_LEN	0x200
+
+#define MIN_BAR_SIZE	(2 * NR_SLOTS * SLOT_SIZE)
+
+static const char *exporter_bdf;
+static const char *engine_bdf;
+
+/* The byte at BAR offset @off of a range written with @seed. */
+static u8 pattern_byte(u8 seed, u64 off)
+{
+	return seed + off * 7 + (off >> 8) * 3 + (off >> 12) * 13;
+}
+
+static void fill_pattern(u8 *buf, u64 bar_off, u64 len, u8 seed)
+{
+	u64 i;
+
+	for (i = 0; i < len; i++)
+		buf[i] = pattern_byte(seed, bar_off + i);
+}
+
+/* The offset in @buf of the first byte that is not the pattern, or -1. */
+static long pattern_mismatch(const u8 *buf, u64 bar_off, u64 len, u8 seed)
+{
+	u64 i;
+
+	for (i = 0; i < len; i++) {
+		if (buf[i] != pattern_byte(seed, bar_off + i))
+			return i;
+	}
+	return -1;
+}
+
+static void host_check(const char *what, u64 bar_off, u64 len, u8 seed)
+{
+	printf("p2p-host-check %s 0x%llx 0x%llx 0x%02x\n", what,
+	       (unsigned long long)bar_off, (unsigned long long)len, seed);
+	fflush(stdout);
+}
+
+static u64 now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ull + ts.tv_nsec / 1000;
+}
+
+static int dmabuf_get(int device_fd, u32 bar,
+		      const struct vfio_region_dma_range *ranges, u32 nr)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_buf get;
+		struct vfio_region_dma_range ranges[2];
+	} req = {};
+
+	VFIO_ASSERT_LE(nr, ARRAY_SIZE(req.ranges));
+	req.hdr.argsz = sizeof(req.hdr) + sizeof(req.get) +
+			nr * sizeof(req.ranges[0]);
+	req.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	req.get.region_index = bar;
+	req.get.open_flags = O_RDWR | O_CLOEXEC;
+	req.get.nr_ranges = nr;
+	memcpy(req.ranges, ranges, nr * sizeof(*ranges));
+
+	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
+}
+
+static int ioas_map_file(struct iommu *iommu, int fd, u64 start, u64 length,
+			 u64 iova)
+{
+	struct iommu_ioas_map_file map = {
+		.size = sizeof(map),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
+			 IOMMU_IOAS_MAP_WRITEABLE,
+		.ioas_id = iommu->ioas_id,
+		.fd = fd,
+		.start = start,
+		.length = length,
+		.iova = iova,
+	};
+
+	return ioctl(iommu->iommufd, IOMMU_IOAS_MAP_FILE, &map);
+}
+
+/* The number of bytes unmapped, 0 on failure. */
+static u64 ioas_unmap(struct iommu *iommu, u64 iova, u64 length)
+{
+	struct iommu_ioas_unmap unmap = {
+		.size = sizeof(unmap),
+		.ioas_id = iommu->ioas_id,
+		.iova = iova,
+		.length = length,
+	};
+
+	if (ioctl(iommu->iommufd, IOMMU_IOAS_UNMAP, &unmap))
+		return 0;
+	return unmap.length;
+}
+
+static void region_setup(struct iommu *iommu, struct dma_region *region,
+			 iova_t iova, u64 size)
+{
+	region->vaddr = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	VFIO_ASSERT_NE(region->vaddr, MAP_FAILED);
+	region->iova = iova;
+	region->size = size;
+	iommu_map(iommu, region);
+}
+
+static void write_sysfs(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	VFIO_ASSERT_GE(fd, 0, "open(%s) failed\n", path);
+	VFIO_ASSERT_EQ(write(fd, val, strlen(val)), (ssize_t)strlen(val),
+		       "writing \"%s\" to %s failed\n", val, path);
+	VFIO_ASSERT_EQ(close(fd), 0);
+}
+
+static bool bound_to_vfio_pci(const char *bdf)
+{
+	char *driver = sysfs_driver_get(bdf);
+	bool ret = driver && !strcmp(driver, "vfio-pci");
+
+	free(driver);
+	return ret;
+}
+
+/* Bind @bdf to vfio-pci again after the test unbound it. */
+static void bind_vfio_pci(const char *bdf)
+{
+	char path[128];
+
+	snprintf_assert(path, sizeof(path),
+			"/sys/bus/pci/devices/%s/driver_override", bdf);
+	write_sysfs(path, "vfio-pci");
+	write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+}
+
+/* The state of a test, for the helpers. */
+struct p2p {
+	struct iommu *iommu;
+	struct vfio_pci_device *exporter;
+	struct vfio_pci_device *engine;
+	struct dma_region ram;
+	u32 bar;
+	u64 bar_size;
+	/* The dma-buf of the whole BAR, mapped at BAR_IOVA. */
+	int dmabuf;
+};
+
+FIXTURE(vfio_pci_p2p_dmabuf_test) {
+	struct p2p p2p;
+};
+
+static void open_exporter(struct __test_metadata *_metadata, struct p2p *p2p)
+{
+	struct vfio_region_info *info;
+
+	p2p->exporter = vfio_pci_device_init(exporter_bdf, p2p->iommu);
+	info = &p2p->exporter->bars[p2p->bar].info;
+	ASSERT_TRUE(info->flags & VFIO_REGION_INFO_FLAG_MMAP);
+	ASSERT_EQ(p2p->bar_size, info->size);
+}
+
+FIXTURE_SETUP(vfio_pci_p2p_dmabuf_test)
+{
+	struct p2p *p2p = &self->p2p;
+	struct vfio_pci_driver *driver;
+	int i;
+
+	p2p->dmabuf = -1;
+	p2p->iommu = iommu_init(MODE_IOMMUFD);
+	p2p->exporter = vfio_pci_device_init(exporter_bdf, p2p->iommu);
+	p2p->engine = vfio_pci_device_init(engine_bdf, p2p->iommu);
+	driver = &p2p->engine->driver;
+	if (!driver->ops)
+		SKIP(return, "no libvfio driver for %s\n", engine_bdf);
+
+	/* The largest BAR that vfio-pci can mmap, for the guest's checks. */
+	p2p->bar = PCI_STD_NUM_BARS;
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_region_info *info = &p2p->exporter->bars[i].info;
+
+		if (!(info->flags & VFIO_REGION_INFO_FLAG_MMAP))
+			continue;
+		if (p2p->bar == PCI_STD_NUM_BARS || info->size > p2p->bar_size) {
+			p2p->bar = i;
+			p2p->bar_size = info->size;
+		}
+	}
+	if (p2p->bar == PCI_STD_NUM_BARS || p2p->bar_size < MIN_BAR_SIZE)
+		SKIP(return, "%s has no mmap-able BAR of %d bytes or more\n",
+		     exporter_bdf, MIN_BAR_SIZE);
+
+	region_setup(p2p->iommu, &p2p->ram, RAM_IOVA, RAM_SIZE);
+	region_setup(p2p->iommu, &driver->region, DRIVER_IOVA, DRIVER_SIZE);
+	vfio_pci_driver_init(p2p->engine);
+}
+
+FIXTURE_TEARDOWN(vfio_pci_p2p_dmabuf_test)
+{
+	struct p2p *p2p = &self->p2p;
+
+	if (p2p->engine)
+		vfio_pci_device_cleanup(p2p->engine);
+	if (p2p->exporter)
+		vfio_pci_device_cleanup(p2p->exporter);
+	if (p2p->dmabuf >= 0)
+		close(p2p->dmabuf);
+	iommu_cleanup(p2p->iommu);
+
+	/* Leave the exporter to the next test even if this one failed. */
+	if (!bound_to_vfio_pci(exporter_bdf))
+		bind_vfio_pci(exporter_bdf);
+}
+
+static u8 *bar_vaddr(struct p2p *p2p)
+{
+	return p2p->exporter->bars[p2p->bar].vaddr;
+}
+
+/* Write @len bytes of the BAR with the CPU, through the BAR's mmap. */
+static void bar_fill(struct p2p *p2p, u64 bar_off, u64 len, u8 seed)
+{
+	u8 *bar = bar_vaddr(p2p);
+	u64 i;
+
+	for (i = 0; i < len; i++)
+		writeb(pattern_byte(seed, bar_off + i), bar + bar_off + i);
+}
+
+/*
+ * Check through the BAR's mmap that @len bytes at @bar_off are the pattern
+ * of @seed.
+ */
+static void __bar_check(struct __test_metadata *_metadata,
+			struct p2p *p2p, u64 bar_off, u64 len, u8 seed,
+			const char *what)
+{
+	const u8 *bar = bar_vaddr(p2p) + bar_off;
+	u8 buf[SZ_2K];
+	u64 j;
+	long i;
+
+	ASSERT_GE(sizeof(buf), len);
+	for (j = 0; j < len; j++)
+		buf[j] = readb(bar + j);
+	i = pattern_mismatch(buf, bar_off, len, seed);
+	if (i >= 0)
+		TH_LOG("%s: BAR offset 0x%llx has 0x%02x, not 0x%02x (seed 0x%02x)",
+		       what, (unsigned long long)bar_off + i, buf[i],
+		       pattern_byte(seed, bar_off + i), seed);
+	ASSERT_EQ(-1, i);
+}
+
+#define bar_check(_p2p, _off, _len, _seed, _what) \
+	__bar_check(_metadata, _p2p, _off, _len, _seed, _what)
+
+/*
+ * Have the engine DMA the pattern of @seed for @len bytes at BAR offset
+ * @bar_off from RAM to @iova, and report the bytes to the host as
+ * @expect ("present" or "absent").
+ */
+static void dma_to_bar(struct p2p *p2p, iova_t iova, u64 bar_off, u64 len,
+		       u8 seed, const char *expect)
+{
+	VFIO_ASSERT_LE(len, RAM_SIZE);
+	fill_pattern(p2p->ram.vaddr, bar_off, len, seed);
+	/*
+	 * A transfer to an IOVA that the IOMMU blocks completes all the same
+	 * (the engine is not told), so this returns for blocked DMAs too.
+	 */
+	VFIO_ASSERT_EQ(vfio_pci_driver_memcpy(p2p->engine, RAM_IOVA, iova, len), 0);
+	host_check(expect, bar_off, len, seed);
+}
+
+/* A DMA write through the whole-BAR mapping that must land. */
+static void __p2p_write(struct __test_metadata *_metadata, struct p2p *p2p,
+			u64 bar_off, u64 len, u8 seed)
+{
+	/* Make sure the bytes are not there already. */
+	bar_fill(p2p, bar_off, len, ~seed);
+	dma_to_bar(p2p, BAR_IOVA + bar_off, bar_off, len, seed, "present");
+	__bar_check(_metadata, p2p, bar_off, len, seed, "P2P write");
+}
+
+#define p2p_write(_p2p, _off, _len, _seed) \
+	__p2p_write(_metadata, _p2p, _off, _len, _seed)
+
+/* A DMA read through the whole-BAR mapping: BAR to RAM. */
+static void __p2p_read(struct __test_metadata *_metadata, struct p2p *p2p,
+		       u64 bar_off, u64 len, u8 seed)
+{
+	const u8 *ram = p2p->ram.vaddr;
+	long i;
+
+	ASSERT_GE(RAM_SIZE, len);
+	bar_fill(p2p, bar_off, len, seed);
+	memset(p2p->ram.vaddr, 0, len);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, BAR_IOVA + bar_off,
+					    RAM_IOVA, len));
+	i = pattern_mismatch(ram, bar_off, len, seed);
+	if (i >= 0)
+		TH_LOG("P2P read: RAM has 0x%02x for BAR offset 0x%llx, not 0x%02x",
+		       ram[i], (unsigned long long)bar_off + i,
+		       pattern_byte(seed, bar_off + i));
+	ASSERT_EQ(-1, i);
+}
+
+#define p2p_read(_p2p, _off, _len, _seed) \
+	__p2p_read(_metadata, _p2p, _off, _len, _seed)
+
+/* Export the whole BAR as p2p->dmabuf and map it at BAR_IOVA. */
+static void __map_bar(struct __test_metadata *_metadata, struct p2p *p2p)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = p2p->bar_size };
+
+	if (p2p->dmabuf >= 0)
+		ASSERT_EQ(0, close(p2p->dmabuf));
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, &r, 1);
+	ASSERT_LE(0, p2p->dmabuf);
+	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
+				   BAR_IOVA));
+}
+
+#define map_bar(_p2p) __map_bar(_metadata, _p2p)
+
+/*
+ * MAP_FILE of a revoked dma-buf fails with ENODEV: vfio-pci refuses to
+ * attach a dma-buf while it is revoked, and one whose device was closed
+ * stays revoked.
+ */
+#define ASSERT_MAP_REVOKED(_p2p, _fd) do {				\
+	ASSERT_EQ(-1, ioas_map_file((_p2p)->iommu, (_fd), 0, SZ_4K,	\
+				    PROBE_IOVA))			\
+		TH_LOG("MAP_FILE of a revoked dma-buf succeeded");	\
+	ASSERT_EQ(ENODEV, errno);					\
+} while (0)
+
+static u64 slot(unsigned int n)
+{
+	return n * SLOT_SIZE;
+}
+
+TEST_F(vfio_pci_p2p_dmabuf_test, p2p_read)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_READ);
+
+	map_bar(p2p);
+	/* Page aligned, the engine's largest transfer. */
+	p2p_read(p2p, base, SZ_2K, 0x11);
+	/* Across a page boundary of the BAR. */
+	p2p_read(p2p, base + 0x1f80, 0x100, 0x12);
+	/* The middle and the last page of the BAR. */
+	p2p_read(p2p, p2p->bar_size / 2 + 0x40, 0x300, 0x13);
+	p2p_read(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_READ, 0x400, 0x14);
+	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+}
+
+TEST_F(vfio_pci_p2p_dmabuf_test, p2p_write)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_WRITE);
+
+	map_bar(p2p);
+	p2p_write(p2p, base, SZ_2K, 0x21);
+	p2p_write(p2p, base + 0x1f80, 0x100, 0x22);
+	p2p_write(p2p, p2p->bar_size / 2 + SZ_4K + 0x40, 0x300, 0x23);
+	p2p_write(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_WRITE, 0x400, 0x24);
+	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+}
+
+/*
+ * TODO: iommufd takes one physical range per dma-buf in this kernel and
+ * refuses a dma-buf of several ranges with EOPNOTSUPP. The physical address
+ * list mapping type turns that into success: set this to 0 then, and the
+ * test does DMA across the boundary between the two slices.
+ */
+#define MULTI_RANGE_MAP_ERRNO	EOPNOTSUPP
+
+/*
+ * A dma-buf of two slices of the BAR that are not adjacent, mapped at
+ * BAR_IOVA: the IOVA range is contiguous, the BAR ranges are not.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_MULTI_RANGE);
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = base, .length = SZ_4K },
+		{ .offset = base + SZ_32K, .length = SZ_4K },
+	};
+	/* 0x100 bytes at the end of the first slice, 0x100 of the second. */
+	const u64 half = 0x100;
+	const iova_t iova = BAR_IOVA + SZ_4K - half;
+	u8 *ram = p2p->ram.vaddr;
+	int ret;
+
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
+	ASSERT_LE(0, p2p->dmabuf);
+	ret = ioas_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K, BAR_IOVA);
+	if (MULTI_RANGE_MAP_ERRNO) {
+		ASSERT_EQ(-1, ret)
+			TH_LOG("2 ranges mapped: update MULTI_RANGE_MAP_ERRNO");
+		ASSERT_EQ(MULTI_RANGE_MAP_ERRNO, errno);
+		return;
+	}
+	ASSERT_EQ(0, ret);
+
+	/* Write across the boundary: each half has its own BAR offset. */
+	bar_fill(p2p, base + SZ_4K - half, half, 0x30);
+	bar_fill(p2p, base + SZ_32K, half, 0x30);
+	fill_pattern(ram, base + SZ_4K - half, half, 0x31);
+	fill_pattern(ram + half, base + SZ_32K, half, 0x31);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, RAM_IOVA, iova, 2 * half));
+	host_check("present", base + SZ_4K - half, half, 0x31);
+	host_check("present", base + SZ_32K, half, 0x31);
+	bar_check(p2p, base + SZ_4K - half, half, 0x31, "multi-range write");
+	bar_check(p2p, base + SZ_32K, half, 0x31, "multi-range write");
+
+	/* And read it back across the boundary. */
+	memset(ram, 0, 2 * half);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, iova, RAM_IOVA, 2 * half));
+	ASSERT_EQ(-1, pattern_mismatch(ram, base + SZ_4K - half, half, 0x31));
+	ASSERT_EQ(-1, pattern_mismatch(ram + half, base + SZ_32K, half, 0x31));
+	ASSERT_EQ(2 * SZ_4K, ioas_unmap(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
+}
+
+/*
+ * The first steps of every revoke test: the BAR is mapped and a DMA write
+ * lands, and the bytes that the DMA after the revoke will target hold a
+ * pattern the test knows.
+ */
+static void __revoke_prepare(struct __test_metadata *_metadata,
+			     struct p2p *p2p, u64 base, u8 seed)
+{
+	__map_bar(_metadata, p2p);
+	__p2p_write(_metadata, p2p, base + BEFORE_OFF, REVOKE_LEN, seed);
+	bar_fill(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed);
+}
+
+#define revoke_prepare(_p2p, _base, _seed) \
+	__revoke_prepare(_metadata, _p2p, _base, _seed)
+
+/* A DMA write through the revoked mapping: it must not land. */
+static void revoke_blocked_dma(struct p2p *p2p, u64 base, u8 seed)
+{
+	dma_to_bar(p2p, BAR_IOVA + base + BLOCKED_OFF, base + BLOCKED_OFF,
+		   REVOKE_LEN, seed + 1, "absent");
+}
+
+/*
+ * With the exporter decoding memory again: the blocked DMA left the BAR as
+ * it was, and unmap + map of @fd (or of a new dma-buf when @fd is -1)
+ * makes DMA land again.
+ */
+static void __revoke_restore(struct __test_metadata *_metadata,
+			     struct p2p *p2p, u64 base, u8 seed, int fd)
+{
+	__bar_check(_metadata, p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed,
+		    "blocked DMA");
+	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	if (fd < 0)
+		__map_bar(_metadata, p2p);
+	else
+		ASSERT_EQ(0, ioas_map_file(p2p->iommu, fd, 0, p2p->bar_size,
+					   BAR_IOVA));
+	__p2p_write(_metadata, p2p, base + AFTER_OFF, REVOKE_LEN, seed + 2);
+}
+
+#define revoke_restore(_p2p, _base, _seed, _fd) \
+	__revoke_restore(_metadata, _p2p, _base, _seed, _fd)
+
+/*
+ * Memory decode off revokes the dma-buf: iommufd unmaps it from the IOMMU
+ * and DMA faults. Once decode is on again, the same dma-buf can be mapped
+ * again.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_memory_decode)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_MEMORY_DECODE);
+	const u8 seed = 0x40;
+
+	revoke_prepare(p2p, base, seed);
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_blocked_dma(p2p, base, seed);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * VFIO_DEVICE_RESET revokes the dma-bufs of the device for the time of the
+ * reset. The mapping stays revoked afterwards, but the dma-buf itself is
+ * usable again as soon as the ioctl returns.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_reset)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_RESET);
+	const u8 seed = 0x50;
+
+	if (!(p2p->exporter->info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset method (no FLR, PM or bus reset)\n",
+		     exporter_bdf);
+
+	revoke_prepare(p2p, base, seed);
+	ASSERT_EQ(0, ioctl(p2p->exporter->fd, VFIO_DEVICE_RESET, NULL));
+	revoke_blocked_dma(p2p, base, seed);
+
+	/* The dma-buf was revoked during the reset only. */
+	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, SZ_4K, PROBE_IOVA));
+	ASSERT_EQ(SZ_4K, ioas_unmap(p2p->iommu, PROBE_IOVA, SZ_4K));
+
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * Closing the exporter's device fd revokes its dma-bufs for good, while the
+ * engine stays open and attached to the IOAS and keeps issuing DMA. Opening
+ * the device again does not bring the old dma-buf back: a new one has to be
+ * exported and mapped.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_close_device)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_CLOSE);
+	const u8 seed = 0x60;
+
+	revoke_prepare(p2p, base, seed);
+	vfio_pci_device_cleanup(p2p->exporter);
+	p2p->exporter = NULL;
+
+	revoke_blocked_dma(p2p, base, seed);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	open_exporter(_metadata, p2p);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+	revoke_restore(p2p, base, seed, -1);
+}
+
+struct unbind_args {
+	const char *bdf;
+	int ret;
+	int err;
+};
+
+static void *unbind_thread(void *data)
+{
+	struct unbind_args *args = data;
+	size_t len = strlen(args->bdf);
+	int fd;
+
+	fd = open("/sys/bus/pci/drivers/vfio-pci/unbind", O_WRONLY);
+	if (fd < 0) {
+		args->ret = -1;
+		args->err = errno;
+		return NULL;
+	}
+	/* Blocks until the device's last fd is closed. */
+	args->ret = write(fd, args->bdf, len) == (ssize_t)len ? 0 : -1;
+	args->err = errno;
+	close(fd);
+	return NULL;
+}
+
+/* Have vfio-pci signal an eventfd when it wants the device back. */
+static int request_eventfd(struct vfio_pci_device *device)
+{
+	size_t argsz = sizeof(struct vfio_irq_set) + sizeof(int);
+	struct vfio_irq_set *irq = calloc_assert(1, argsz);
+	int fd = eventfd(0, EFD_CLOEXEC);
+
+	VFIO_ASSERT_GE(fd, 0);
+	irq->argsz = argsz;
+	irq->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	irq->index = VFIO_PCI_REQ_IRQ_INDEX;
+	irq->count = 1;
+	memcpy(irq->data, &fd, sizeof(fd));
+	ioctl_assert(device->fd, VFIO_DEVICE_SET_IRQS, irq);
+	free(irq);
+	return fd;
+}
+
+/*
+ * Unbinding the exporter from vfio-pci: the unbind waits for the device to
+ * be released and asks its user to do so. The test honours the request by
+ * closing the device, which revokes the dma-buf. Binding the device to
+ * vfio-pci again does not bring the old dma-buf back.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_unbind)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_UNBIND);
+	struct unbind_args args = { .bdf = exporter_bdf };
+	struct pollfd pfd = { .events = POLLIN };
+	const u8 seed = 0x70;
+	pthread_t thread;
+	bool requested;
+	u64 count;
+
+	revoke_prepare(p2p, base, seed);
+	pfd.fd = request_eventfd(p2p->exporter);
+	ASSERT_EQ(0, pthread_create(&thread, NULL, unbind_thread, &args));
+
+	/*
+	 * Release the device even if the request does not come: the unbind
+	 * thread cannot finish otherwise.
+	 */
+	requested = poll(&pfd, 1, 10000) == 1 &&
+		    read(pfd.fd, &count, sizeof(count)) == sizeof(count);
+	vfio_pci_device_cleanup(p2p->exporter);
+	p2p->exporter = NULL;
+	ASSERT_EQ(0, close(pfd.fd));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_TRUE(requested) TH_LOG("vfio-pci did not signal the request eventfd");
+	ASSERT_EQ(0, args.ret) TH_LOG("unbind failed: %s", strerror(args.err));
+	ASSERT_FALSE(bound_to_vfio_pci(exporter_bdf));
+
+	revoke_blocked_dma(p2p, base, seed);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	bind_vfio_pci(exporter_bdf);
+	ASSERT_TRUE(bound_to_vfio_pci(exporter_bdf));
+	open_exporter(_metadata, p2p);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+	revoke_restore(p2p, base, seed, -1);
+}
+
+/*
+ * iommufd does not map a dma-buf again when the exporter stops revoking
+ * it: after memory decode is back on, DMA still does not land until
+ * userspace unmaps and maps.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, no_automatic_remap)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_NO_REMAP);
+	const u8 seed = 0x80;
+
+	revoke_prepare(p2p, base, seed);
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_blocked_dma(p2p, base, seed);
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * Map the whole BAR, time the map and unmap, and DMA into its last page.
+ * The figures are printed as "p2p-timing map_file|unmap BYTES USEC".
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
+{
+	struct p2p *p2p = &self->p2p;
+	struct vfio_region_dma_range r = { .offset = 0, .length = p2p->bar_size };
+	u64 t0, t1;
+
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, &r, 1);
+	ASSERT_LE(0, p2p->dmabuf);
+
+	t0 = now_us();
+	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
+				   BAR_IOVA));
+	t1 = now_us();
+	printf("p2p-timing map_file %llu %llu\n",
+	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
+
+	p2p_write(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_WHOLE, 0x400, 0x90);
+
+	t0 = now_us();
+	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	t1 = now_us();
+	printf("p2p-timing unmap %llu %llu\n",
+	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
+	fflush(stdout);
+}
+
+int main(int argc, char *argv[])
+{
+	char **bdfs;
+	int nr;
+
+	bdfs = vfio_selftests_get_bdfs(&argc, argv, &nr);
+	if (nr != 2) {
+		fprintf(stderr, "usage: %s [options] EXPORTER_BDF ENGINE_BDF\n",
+			argv[0]);
+		return KSFT_SKIP;
+	}
+	exporter_bdf = bdfs[0];
+	engine_bdf = bdfs[1];
+	return test_harness_run(argc, argv);
+}
