@@ -6,6 +6,7 @@
 #include <linux/anon_inodes.h>
 #include <linux/debugfs.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/fault-inject.h>
 #include <linux/file.h>
@@ -1960,6 +1961,7 @@ struct iommufd_test_dma_buf {
 	void *memory;
 	size_t length;
 	bool revoked;
+	struct dma_buf_phys_list *pal;
 };
 
 static int iommufd_test_dma_buf_attach(struct dma_buf *dmabuf,
@@ -1990,11 +1992,49 @@ static void iommufd_test_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct iommufd_test_dma_buf *priv = dmabuf->priv;
 
+	kfree(priv->pal);
 	kfree(priv->memory);
 	kfree(priv);
 }
 
+static const struct dma_buf_phys_list *
+iommufd_test_dma_buf_pal_map(struct dma_buf_attachment *attachment)
+{
+	struct iommufd_test_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(attachment->dmabuf->resv);
+
+	if (priv->revoked)
+		return ERR_PTR(-ENODEV);
+	return priv->pal;
+}
+
+static void
+iommufd_test_dma_buf_pal_unmap(struct dma_buf_attachment *attachment,
+			       const struct dma_buf_phys_list *pal)
+{
+}
+
+static const struct dma_buf_pal_exp_ops iommufd_test_dma_buf_pal_ops = {
+	.map = iommufd_test_dma_buf_pal_map,
+	.unmap = iommufd_test_dma_buf_pal_unmap,
+};
+
+static const struct dma_buf_mapping_offer iommufd_test_dma_buf_offer = {
+	.type = &dma_buf_mapping_pal,
+	.exp_ops = &iommufd_test_dma_buf_pal_ops,
+};
+
+static int
+iommufd_test_dma_buf_get_offers(struct dma_buf_attachment *attachment,
+				const struct dma_buf_mapping_offer **offers)
+{
+	*offers = &iommufd_test_dma_buf_offer;
+	return 1;
+}
+
 static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
+	.get_mapping_offers = iommufd_test_dma_buf_get_offers,
 	.attach = iommufd_test_dma_buf_attach,
 	.detach = iommufd_test_dma_buf_detach,
 	.map_dma_buf = iommufd_test_dma_buf_map,
@@ -2002,27 +2042,74 @@ static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
 	.unmap_dma_buf = iommufd_test_dma_buf_unmap,
 };
 
-int iommufd_test_dma_buf_iommufd_map(struct dma_buf_attachment *attachment,
-				     struct phys_vec *phys)
+/*
+ * The physical address list of the mock exporter: one range, one range
+ * per page (in order or reversed), or a list that breaks one of the rules
+ * dma_buf_pal_map() checks.
+ */
+static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
+							  size_t len,
+							  unsigned int layout)
 {
-	struct iommufd_test_dma_buf *priv = attachment->dmabuf->priv;
+	size_t npages = len / PAGE_SIZE, nr = 1, i;
+	phys_addr_t paddr = virt_to_phys(memory);
+	struct dma_buf_phys_list *pal;
 
-	dma_resv_assert_held(attachment->dmabuf->resv);
+	if (layout == MOCK_DMABUF_PAGE_RANGES ||
+	    layout == MOCK_DMABUF_PAGE_RANGES_REVERSED)
+		nr = npages;
+	else if (layout == MOCK_DMABUF_BAD_ZERO_LENGTH ||
+		 layout == MOCK_DMABUF_BAD_OVERLAP)
+		nr = 2;
 
-	if (attachment->dmabuf->ops != &iommufd_test_dmabuf_ops)
-		return -EOPNOTSUPP;
+	pal = kzalloc_flex(*pal, ranges, nr);
+	if (!pal)
+		return NULL;
+	pal->nr_ranges = nr;
+	pal->ranges[0].paddr = paddr;
+	pal->ranges[0].len = len;
 
-	if (priv->revoked)
-		return -ENODEV;
+	switch (layout) {
+	case MOCK_DMABUF_PAGE_RANGES:
+	case MOCK_DMABUF_PAGE_RANGES_REVERSED:
+		for (i = 0; i < nr; i++) {
+			size_t page = layout == MOCK_DMABUF_PAGE_RANGES ?
+				      i : nr - 1 - i;
 
-	phys->paddr = virt_to_phys(priv->memory);
-	phys->len = priv->length;
-	return 0;
+			pal->ranges[i].paddr = paddr + page * PAGE_SIZE;
+			pal->ranges[i].len = PAGE_SIZE;
+		}
+		break;
+	case MOCK_DMABUF_BAD_EMPTY:
+		pal->nr_ranges = 0;
+		break;
+	case MOCK_DMABUF_BAD_ZERO_LENGTH:
+		pal->ranges[1].paddr = paddr + len;
+		break;
+	case MOCK_DMABUF_BAD_UNALIGNED:
+		pal->ranges[0].paddr += 1;
+		break;
+	case MOCK_DMABUF_BAD_OVERFLOW:
+		pal->ranges[0].paddr = (phys_addr_t)~(phys_addr_t)0 & PAGE_MASK;
+		break;
+	case MOCK_DMABUF_BAD_OVERLAP:
+		pal->ranges[0].len = PAGE_SIZE;
+		pal->ranges[1].paddr = paddr;
+		pal->ranges[1].len = len - PAGE_SIZE;
+		break;
+	case MOCK_DMABUF_BAD_SHORT:
+		pal->ranges[0].len -= PAGE_SIZE;
+		break;
+	case MOCK_DMABUF_BAD_LONG:
+		pal->ranges[0].len += PAGE_SIZE;
+		break;
+	}
+	return pal;
 }
 
 static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 				   unsigned int open_flags,
-				   size_t len)
+				   size_t len, unsigned int layout)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct iommufd_test_dma_buf *priv;
@@ -2030,7 +2117,12 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 	int rc;
 
 	len = ALIGN(len, PAGE_SIZE);
-	if (len == 0 || len > PAGE_SIZE * 512)
+	if (len == 0 || len > PAGE_SIZE * 512 ||
+	    layout >= MOCK_DMABUF_NR_LAYOUTS)
+		return -EINVAL;
+	/* The overlap and overflow layouts need a second page. */
+	if (len == PAGE_SIZE && (layout == MOCK_DMABUF_BAD_OVERLAP ||
+				 layout == MOCK_DMABUF_BAD_OVERFLOW))
 		return -EINVAL;
 
 	priv = kzalloc_obj(*priv);
@@ -2040,6 +2132,11 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 	priv->length = len;
 	priv->memory = kzalloc(len, GFP_KERNEL);
 	if (!priv->memory) {
+		rc = -ENOMEM;
+		goto err_free;
+	}
+	priv->pal = iommufd_test_dma_buf_pal(priv->memory, len, layout);
+	if (!priv->pal) {
 		rc = -ENOMEM;
 		goto err_free;
 	}
@@ -2061,6 +2158,7 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 	return rc;
 
 err_free:
+	kfree(priv->pal);
 	kfree(priv->memory);
 	kfree(priv);
 	return rc;
@@ -2173,7 +2271,8 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_pasid_check_hwpt(ucmd, cmd);
 	case IOMMU_TEST_OP_DMABUF_GET:
 		return iommufd_test_dmabuf_get(ucmd, cmd->dmabuf_get.open_flags,
-					       cmd->dmabuf_get.length);
+					       cmd->dmabuf_get.length,
+					       cmd->dmabuf_get.layout);
 	case IOMMU_TEST_OP_DMABUF_REVOKE:
 		return iommufd_test_dmabuf_revoke(ucmd,
 						  cmd->dmabuf_revoke.dmabuf_fd,

@@ -44,10 +44,6 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 
-	if (dma_buf_attachment_is_type(attachment, &dma_buf_mapping_sgt) &&
-	    !attachment->peer2peer)
-		return -EOPNOTSUPP;
-
 	if (priv->revoked)
 		return -ENODEV;
 
@@ -154,40 +150,6 @@ static const struct dma_buf_ops vfio_pci_dmabuf_ops = {
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
 	.release = vfio_pci_dma_buf_release,
 };
-
-/*
- * This is a temporary "private interconnect" between VFIO DMABUF and iommufd.
- * It allows the two co-operating drivers to exchange the physical address of
- * the BAR. This is to be replaced with a formal DMABUF system for negotiated
- * interconnect types.
- *
- * If this function succeeds the following are true:
- *  - There is one physical range and it is pointing to MMIO
- *  - When move_notify is called it means revoke, not move, vfio_dma_buf_map
- *    will fail if it is currently revoked
- */
-int vfio_pci_dma_buf_iommufd_map(struct dma_buf_attachment *attachment,
-				 struct phys_vec *phys)
-{
-	struct vfio_pci_dma_buf *priv;
-
-	dma_resv_assert_held(attachment->dmabuf->resv);
-
-	if (attachment->dmabuf->ops != &vfio_pci_dmabuf_ops)
-		return -EOPNOTSUPP;
-
-	priv = attachment->dmabuf->priv;
-	if (priv->revoked)
-		return -ENODEV;
-
-	/* More than one range to iommufd will require proper DMABUF support */
-	if (priv->pal->nr_ranges != 1)
-		return -EOPNOTSUPP;
-
-	*phys = priv->pal->ranges[0];
-	return 0;
-}
-EXPORT_SYMBOL_FOR_MODULES(vfio_pci_dma_buf_iommufd_map, "iommufd");
 
 int vfio_pci_core_fill_phys_vec(struct phys_vec *phys_vec,
 				struct vfio_region_dma_range *dma_ranges,
@@ -335,11 +297,14 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	if (ret)
 		goto err_free_phys;
 
-	/* iommufd takes the physical list, DMA API importers a scatterlist. */
+	/*
+	 * iommufd takes the physical list; DMA API importers get a
+	 * scatterlist if they take MMIO and can reach the BAR.
+	 */
 	priv->provider = *provider;
 	priv->pal->provider = &priv->provider;
 	priv->offers[0] = dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
-	priv->offers[1] = DMA_BUF_SGT_OFFER(NULL);
+	priv->offers[1] = DMA_BUF_SGT_OFFER(&priv->provider);
 
 	kfree(dma_ranges);
 	dma_ranges = NULL;

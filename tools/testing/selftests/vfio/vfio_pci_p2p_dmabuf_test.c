@@ -464,14 +464,6 @@ TEST_F(vfio_pci_p2p_dmabuf_test, p2p_write)
 }
 
 /*
- * TODO: iommufd takes one physical range per dma-buf in this kernel and
- * refuses a dma-buf of several ranges with EOPNOTSUPP. The physical address
- * list mapping type turns that into success: set this to 0 then, and the
- * test does DMA across the boundary between the two slices.
- */
-#define MULTI_RANGE_MAP_ERRNO	EOPNOTSUPP
-
-/*
  * A dma-buf of two slices of the BAR that are not adjacent, mapped at
  * BAR_IOVA: the IOVA range is contiguous, the BAR ranges are not.
  */
@@ -487,18 +479,11 @@ TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
 	const u64 half = 0x100;
 	const iova_t iova = BAR_IOVA + SZ_4K - half;
 	u8 *ram = p2p->ram.vaddr;
-	int ret;
 
 	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
 	ASSERT_LE(0, p2p->dmabuf);
-	ret = ioas_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K, BAR_IOVA);
-	if (MULTI_RANGE_MAP_ERRNO) {
-		ASSERT_EQ(-1, ret)
-			TH_LOG("2 ranges mapped: update MULTI_RANGE_MAP_ERRNO");
-		ASSERT_EQ(MULTI_RANGE_MAP_ERRNO, errno);
-		return;
-	}
-	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
+				   BAR_IOVA));
 
 	/* Write across the boundary: each half has its own BAR offset. */
 	bar_fill(p2p, base + SZ_4K - half, half, 0x30);
