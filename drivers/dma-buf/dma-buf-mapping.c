@@ -3,7 +3,6 @@
  * DMA BUF Mapping Helpers
  *
  */
-#include <kunit/visibility.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/overflow.h>
@@ -271,8 +270,11 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  *
  * Raw physical addresses bypass every check that the DMA API makes, so
  * the type is restricted: the map and unmap functions and the type itself
- * are exported to iommufd only (and to the dma-buf KUnit tests), and only
- * attachments that honour revoke match. The exporter's &dma_buf_pal_exp_ops are reached through
+ * are exported to iommufd only, dma_buf_pal_offer() to the exporters that
+ * use it (vfio-pci, and iommufd's test exporter); the dma-buf KUnit tests
+ * get both. Only attachments that honour revoke match. An exporter whose
+ * layout may break the rules below checks it with dma_buf_pal_check() and
+ * does not offer the type then. The exporter's &dma_buf_pal_exp_ops are reached through
  * dma_buf_pal_map() and dma_buf_pal_unmap() only, which check that the
  * attachment is of the type and validate every list the exporter returns
  * before the importer sees it. A bad list fails the map with -EINVAL and
@@ -314,7 +316,7 @@ dma_buf_pal_offer(const struct dma_buf_pal_exp_ops *ops)
 		.exp_ops = ops,
 	};
 }
-EXPORT_SYMBOL_NS_GPL(dma_buf_pal_offer, "DMA_BUF");
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_offer, "vfio_pci_core,iommufd,dmabuf_kunit");
 
 static int dma_buf_phys_vec_cmp(const void *a, const void *b)
 {
@@ -328,15 +330,18 @@ static int dma_buf_phys_vec_cmp(const void *a, const void *b)
 /**
  * dma_buf_pal_check - validate a physical address list
  * @size: size of the dma-buf in bytes
- * @pal: the list an exporter returned
+ * @pal: the list
  * @why: set to a short description of the first problem found
+ *
+ * The checks dma_buf_pal_map() makes on every list an exporter returns.
+ * An exporter can make them when it builds its list, and offer another
+ * mapping type only when the list would be refused.
  *
  * Returns: 0 if @pal is a valid list for a dma-buf of @size bytes,
  * -EINVAL if it is not, -ENOMEM if the overlap check could not allocate.
  */
-VISIBLE_IF_KUNIT int dma_buf_pal_check(size_t size,
-				       const struct dma_buf_phys_list *pal,
-				       const char **why)
+int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
+		      const char **why)
 {
 	struct phys_vec *sorted;
 	phys_addr_t last;
@@ -394,7 +399,7 @@ VISIBLE_IF_KUNIT int dma_buf_pal_check(size_t size,
 	kvfree(sorted);
 	return ret;
 }
-EXPORT_SYMBOL_IF_KUNIT(dma_buf_pal_check);
+EXPORT_SYMBOL_NS_GPL(dma_buf_pal_check, "DMA_BUF");
 
 /**
  * dma_buf_pal_map - get the physical address list of an attachment
@@ -427,6 +432,11 @@ dma_buf_pal_map(struct dma_buf_attachment *attach)
 	pal = ops->map(attach);
 	if (IS_ERR(pal))
 		return pal;
+	if (!pal) {
+		pr_warn_once("dma-buf: exporter %s returned no physical address list\n",
+			     attach->dmabuf->exp_name);
+		return ERR_PTR(-EINVAL);
+	}
 
 	ret = dma_buf_pal_check(attach->dmabuf->size, pal, &why);
 	if (ret) {

@@ -1146,6 +1146,8 @@ static int dma_buf_match_mapping(struct dma_buf_attachment *attach,
 			      offer->type->match(attach, offer, accept) : 0;
 			if (ret == -EOPNOTSUPP)
 				continue;
+			if (WARN_ON_ONCE(ret > 0))
+				return -EINVAL;
 			if (ret)
 				return ret;
 			attach->map_offer = *offer;

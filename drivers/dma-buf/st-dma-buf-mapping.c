@@ -15,7 +15,6 @@
 #include <linux/slab.h>
 
 MODULE_IMPORT_NS("DMA_BUF");
-MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define MT_MAX_OFFERS 4
 
@@ -822,7 +821,7 @@ static const struct mt_pal_case mt_pal_cases[] = {
 	{ "total one page long", 4, 2,
 	  { { P(16), P(4) }, { P(32), P(1) } }, -EINVAL },
 	{ "total wraps around", 4, 2,
-	  { { P(16), P(4) }, { P(32), SIZE_MAX & PAGE_MASK } }, -EINVAL },
+	  { { P(16), P(4) }, { 0, SIZE_MAX & PAGE_MASK } }, -EINVAL },
 };
 
 static void mt_pal_case_desc(const struct mt_pal_case *c, char *desc)
@@ -870,13 +869,21 @@ static void dma_buf_mapping_pal_needs_revocable_importer(struct kunit *test)
 
 static void dma_buf_mapping_pal_falls_back_to_sgt(struct kunit *test)
 {
+	static const struct dma_buf_attach_ops pinned = {
+		.allow_peer2peer = true,
+	};
 	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accepts[] = {
+		DMA_BUF_PAL_ACCEPT(),
+		DMA_BUF_SGT_ACCEPT(true),
+	};
 	struct dma_buf_attachment *attach;
 
+	/* A pinned importer cannot take PAL: the next offer is used. */
 	ctx->offers[ctx->nr_offers++] = dma_buf_pal_offer(&mt_pal_ops);
 	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
-	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
-					&mt_p2p_importer, NULL);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, accepts,
+					ARRAY_SIZE(accepts), &pinned, NULL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
 	KUNIT_EXPECT_TRUE(test, dma_buf_attachment_is_type(attach, &dma_buf_mapping_sgt));
 	dma_buf_detach(ctx->dmabuf, attach);

@@ -69,8 +69,6 @@ const struct dma_buf_phys_list *
 dma_buf_pal_map(struct dma_buf_attachment *attach);
 void dma_buf_pal_unmap(struct dma_buf_attachment *attach,
 		       const struct dma_buf_phys_list *pal);
-#if IS_ENABLED(CONFIG_KUNIT)
 int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
 		      const char **why);
-#endif
 #endif

@@ -297,7 +297,9 @@ struct dma_buf_ops {
 	 *
 	 * The array returned in @offers stays owned by the exporter and must
 	 * stay valid until the call returns: the core copies the offer it
-	 * picks into the attachment.
+	 * picks into the attachment. What the offers point to (their
+	 * &dma_buf_mapping_offer.exp_ops, provider or private data) must
+	 * stay valid for as long as the dma-buf.
 	 *
 	 * This callback is optional. Without it the exporter offers only the
 	 * scatterlist type &dma_buf_mapping_sgt, through @map_dma_buf and

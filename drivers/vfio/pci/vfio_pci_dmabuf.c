@@ -25,6 +25,7 @@ struct vfio_pci_dma_buf {
 	struct p2pdma_provider provider;
 	struct dma_buf_phys_list *pal;
 	struct dma_buf_mapping_offer offers[2];
+	u8 nr_offers;
 	struct kref kref;
 	struct completion comp;
 	u8 revoked : 1;
@@ -35,8 +36,16 @@ static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 {
 	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
 
+	/*
+	 * The scatterlist offer names the BAR's P2P provider, whose PCI
+	 * state goes away when vfio-pci unbinds: a revoked buffer offers
+	 * nothing. The attach callback checks again, under no lock either;
+	 * the pci_dev itself is held by the dma-buf.
+	 */
+	if (priv->revoked)
+		return -ENODEV;
 	*offers = priv->offers;
-	return ARRAY_SIZE(priv->offers);
+	return priv->nr_offers;
 }
 
 static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
@@ -95,12 +104,17 @@ static void vfio_pci_dma_buf_unmap(struct dma_buf_attachment *attachment,
 	kref_put(&priv->kref, vfio_pci_dma_buf_done);
 }
 
+static const struct dma_buf_pal_exp_ops vfio_pci_dma_buf_pal_ops;
+
 static const struct dma_buf_phys_list *
 vfio_pci_dma_buf_pal_map(struct dma_buf_attachment *attachment)
 {
 	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
+
+	if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_pal_ops)
+		return ERR_PTR(-EINVAL);
 
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
@@ -139,7 +153,7 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
 	pci_dev_put(priv->pdev);
-	kfree(priv->pal);
+	kvfree(priv->pal);
 	kfree(priv);
 }
 
@@ -238,6 +252,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct p2pdma_provider *provider;
 	struct vfio_pci_dma_buf *priv;
+	const char *why;
 	size_t length;
 	int ret;
 
@@ -281,7 +296,8 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 		ret = -ENOMEM;
 		goto err_free_ranges;
 	}
-	priv->pal = kzalloc_flex(*priv->pal, ranges, get_dma_buf.nr_ranges);
+	priv->pal = kvzalloc(struct_size(priv->pal, ranges,
+					 get_dma_buf.nr_ranges), GFP_KERNEL);
 	if (!priv->pal) {
 		ret = -ENOMEM;
 		goto err_free_priv;
@@ -303,8 +319,17 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	 */
 	priv->provider = *provider;
 	priv->pal->provider = &priv->provider;
-	priv->offers[0] = dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
-	priv->offers[1] = DMA_BUF_SGT_OFFER(&priv->provider);
+	/*
+	 * The uAPI lets ranges overlap; the physical address list type does
+	 * not. Such a dma-buf is offered as a scatterlist only.
+	 */
+	ret = dma_buf_pal_check(priv->size, priv->pal, &why);
+	if (ret == -ENOMEM)
+		goto err_free_phys;
+	if (!ret)
+		priv->offers[priv->nr_offers++] =
+			dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
+	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(&priv->provider);
 
 	kfree(dma_ranges);
 	dma_ranges = NULL;
@@ -352,7 +377,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 err_dev_put:
 	vfio_device_put_registration(&vdev->vdev);
 err_free_phys:
-	kfree(priv->pal);
+	kvfree(priv->pal);
 err_free_priv:
 	kfree(priv);
 err_free_ranges:
