@@ -11,6 +11,8 @@
  * refining of this idea.
  */
 
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 #include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/dma-buf.h>
@@ -1079,6 +1081,17 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * that need them only.
  */
 
+/* Whether @dev can reach the MMIO of @provider peer to peer. */
+VISIBLE_IF_KUNIT bool dma_buf_p2p_reachable(struct p2pdma_provider *provider,
+					    struct device *dev)
+{
+	KUNIT_STATIC_STUB_REDIRECT(dma_buf_p2p_reachable, provider, dev);
+
+	return dev_is_pci(provider->owner) &&
+	       pci_p2pdma_map_type(provider, dev) != PCI_P2PDMA_MAP_NOT_SUPPORTED;
+}
+EXPORT_SYMBOL_IF_KUNIT(dma_buf_p2p_reachable);
+
 static int dma_buf_sgt_match(struct dma_buf_attachment *attach,
 			     const struct dma_buf_mapping_offer *offer,
 			     const struct dma_buf_mapping_accept *accept)
@@ -1088,9 +1101,7 @@ static int dma_buf_sgt_match(struct dma_buf_attachment *attach,
 	if (provider) {
 		if (!accept->sgt.allow_p2p)
 			return -EOPNOTSUPP;
-		if (!dev_is_pci(provider->owner) ||
-		    pci_p2pdma_map_type(provider, attach->dev) ==
-			    PCI_P2PDMA_MAP_NOT_SUPPORTED)
+		if (!dma_buf_p2p_reachable(provider, attach->dev))
 			return -EOPNOTSUPP;
 	}
 	attach->peer2peer = accept->sgt.allow_p2p;

@@ -6,7 +6,9 @@
  * happens when a callback fails.
  */
 #include <kunit/device.h>
+#include <kunit/static_stub.h>
 #include <kunit/test.h>
+#include <kunit/test-bug.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
@@ -15,6 +17,7 @@
 #include <linux/slab.h>
 
 MODULE_IMPORT_NS("DMA_BUF");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
 #define MT_MAX_OFFERS 4
 
@@ -64,6 +67,11 @@ struct mt_ctx {
 	bool on_list_in_offers;
 	bool priv_set_in_offers;
 	const struct dma_buf_mapping_type *type_in_attach;
+
+	/* Calls of the P2P reachability check, when it is stubbed. */
+	int reach_calls;
+	struct p2pdma_provider *reach_provider;
+	struct device *reach_dev;
 
 	/* The PAL exporter. */
 	struct dma_buf_phys_list *pal;
@@ -210,7 +218,9 @@ static const struct dma_buf_attach_ops mt_plain_importer = {
 	.invalidate_mappings = mt_invalidate,
 };
 
-static struct mt_ctx *mt_setup(struct kunit *test, const struct dma_buf_ops *ops)
+/* A page-sized dma-buf exported with @ops, imported by @dev. */
+static struct mt_ctx *mt_export(struct kunit *test, const struct dma_buf_ops *ops,
+				struct device *dev)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct mt_ctx *ctx;
@@ -218,14 +228,24 @@ static struct mt_ctx *mt_setup(struct kunit *test, const struct dma_buf_ops *ops
 	ctx = kunit_kzalloc(test, sizeof(*ctx), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, ctx);
 	ctx->test = test;
-	ctx->dev = kunit_device_register(test, "dma-buf-mapping-test");
-	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dev);
+	ctx->dev = dev;
 
 	exp_info.ops = ops;
 	exp_info.size = PAGE_SIZE;
 	exp_info.priv = ctx;
 	ctx->dmabuf = dma_buf_export(&exp_info);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dmabuf);
+	return ctx;
+}
+
+/* The test's dma-buf, put back by mt_exit(). */
+static struct mt_ctx *mt_setup(struct kunit *test, const struct dma_buf_ops *ops)
+{
+	struct device *dev = kunit_device_register(test, "dma-buf-mapping-test");
+	struct mt_ctx *ctx;
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dev);
+	ctx = mt_export(test, ops, dev);
 	test->priv = ctx;
 	return ctx;
 }
@@ -564,12 +584,38 @@ static void dma_buf_mapping_offer_without_type(struct kunit *test)
 	mt_expect_clean(ctx);
 }
 
+/* Stand-ins for the PCI P2P distance check, which needs PCI devices. */
+static bool mt_p2p_check(struct p2pdma_provider *provider, struct device *dev,
+			 bool reachable)
+{
+	struct mt_ctx *ctx = kunit_get_current_test()->priv;
+
+	ctx->reach_calls++;
+	ctx->reach_provider = provider;
+	ctx->reach_dev = dev;
+	return reachable;
+}
+
+static bool mt_p2p_reachable(struct p2pdma_provider *provider,
+			     struct device *dev)
+{
+	return mt_p2p_check(provider, dev, true);
+}
+
+static bool mt_p2p_unreachable(struct p2pdma_provider *provider,
+			       struct device *dev)
+{
+	return mt_p2p_check(provider, dev, false);
+}
+
 static void dma_buf_mapping_sgt_p2p_only_needs_p2p_importer(struct kunit *test)
 {
 	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
 	struct p2pdma_provider provider = { .owner = ctx->dev };
 	struct dma_buf_attachment *attach;
 
+	kunit_activate_static_stub(test, dma_buf_p2p_reachable,
+				   mt_p2p_reachable);
 	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
 	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
@@ -577,20 +623,42 @@ static void dma_buf_mapping_sgt_p2p_only_needs_p2p_importer(struct kunit *test)
 					&mt_plain_importer, NULL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
 	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
+	/* Refused for not taking P2P, before the topology was asked. */
+	KUNIT_EXPECT_EQ(test, ctx->reach_calls, 0);
 	mt_expect_clean(ctx);
+
+	/* An importer that takes P2P and can reach the provider. */
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_EQ(test, ctx->reach_calls, 1);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->reach_provider, &provider);
+	KUNIT_EXPECT_PTR_EQ(test, ctx->reach_dev, ctx->dev);
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_offer.sgt.p2p_provider, &provider);
+	KUNIT_EXPECT_TRUE(test, attach->peer2peer);
+	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
 }
 
-static void dma_buf_mapping_sgt_p2p_only_needs_reachable_pci(struct kunit *test)
+static void dma_buf_mapping_sgt_p2p_only_needs_reachable_peer(struct kunit *test)
 {
 	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
 	struct p2pdma_provider provider = { .owner = ctx->dev };
 	struct dma_buf_attachment *attach;
 
-	/* Neither the provider nor the importer is a PCI device here. */
 	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
+	/* The real check: neither device is a PCI device here. */
 	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
 					&mt_p2p_importer, NULL);
 	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+
+	kunit_activate_static_stub(test, dma_buf_p2p_reachable,
+				   mt_p2p_unreachable);
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EOPNOTSUPP);
+	KUNIT_EXPECT_EQ(test, ctx->reach_calls, 1);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
 	mt_expect_clean(ctx);
 }
 
@@ -600,6 +668,8 @@ static void dma_buf_mapping_sgt_p2p_refusal_tries_next_offer(struct kunit *test)
 	struct p2pdma_provider provider = { .owner = ctx->dev };
 	struct dma_buf_attachment *attach;
 
+	kunit_activate_static_stub(test, dma_buf_p2p_reachable,
+				   mt_p2p_unreachable);
 	/* MMIO first; an exporter that can also migrate to pages. */
 	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(&provider);
 	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
@@ -608,6 +678,14 @@ static void dma_buf_mapping_sgt_p2p_refusal_tries_next_offer(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, attach->map_offer.sgt.p2p_provider);
 	KUNIT_EXPECT_FALSE(test, attach->peer2peer);
 	mt_map_unmap(ctx, attach);
+	dma_buf_detach(ctx->dmabuf, attach);
+
+	/* A P2P importer the topology keeps away also gets the pages. */
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_p2p_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_EQ(test, ctx->reach_calls, 1);
+	KUNIT_EXPECT_NULL(test, attach->map_offer.sgt.p2p_provider);
 	dma_buf_detach(ctx->dmabuf, attach);
 }
 
@@ -993,10 +1071,30 @@ static void mt_cycle(struct mt_ctx *ctx, bool typed)
 	dma_buf_detach(ctx->dmabuf, attach);
 }
 
+/* Offers and nothing else, so that the benchmark times the core. */
+static int mt_bench_offers(struct dma_buf_attachment *attach,
+			   const struct dma_buf_mapping_offer **offers)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	*offers = ctx->offers;
+	return ctx->nr_offers;
+}
+
+static const struct dma_buf_ops mt_bench_ops = {
+	.get_mapping_offers = mt_bench_offers,
+	.attach = mt_attach,
+	.detach = mt_detach,
+	.map_dma_buf = mt_map,
+	.unmap_dma_buf = mt_unmap,
+	.release = mt_release,
+};
+
 /*
  * Not a pass/fail test: prints the cost of attach + map + unmap + detach
  * through dma_buf_attach() on a legacy exporter and through
  * dma_buf_mapping_attach() on an exporter with offers, in the same boot.
+ * The two exporters differ only in the offers callback.
  */
 static void dma_buf_mapping_benchmark(struct kunit *test)
 {
@@ -1007,20 +1105,8 @@ static void dma_buf_mapping_benchmark(struct kunit *test)
 	int r, i;
 
 	legacy = mt_setup(test, &mt_legacy_ops);
-	typed = kunit_kzalloc(test, sizeof(*typed), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, typed);
-	{
-		DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
-
-		exp_info.ops = &mt_typed_ops;
-		exp_info.size = PAGE_SIZE;
-		exp_info.priv = typed;
-		typed->test = test;
-		typed->dev = legacy->dev;
-		typed->offers[typed->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
-		typed->dmabuf = dma_buf_export(&exp_info);
-		KUNIT_ASSERT_NOT_ERR_OR_NULL(test, typed->dmabuf);
-	}
+	typed = mt_export(test, &mt_bench_ops, legacy->dev);
+	typed->offers[typed->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
 
 	/* Interleave the two so that drift hits both alike. */
 	for (r = 0; r < rounds; r++) {
@@ -1061,7 +1147,7 @@ static struct kunit_case dma_buf_mapping_cases[] = {
 	KUNIT_CASE(dma_buf_mapping_bad_arguments),
 	KUNIT_CASE(dma_buf_mapping_offer_without_type),
 	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_p2p_importer),
-	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_reachable_pci),
+	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_reachable_peer),
 	KUNIT_CASE(dma_buf_mapping_sgt_p2p_refusal_tries_next_offer),
 	KUNIT_CASE(dma_buf_mapping_sgt_offer_keeps_peer2peer),
 	KUNIT_CASE(dma_buf_mapping_wrong_type_map_refused),

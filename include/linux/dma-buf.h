@@ -707,6 +707,10 @@ struct dma_buf_attachment *
 dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
 		       const struct dma_buf_attach_ops *importer_ops,
 		       void *importer_priv);
+#if IS_ENABLED(CONFIG_KUNIT)
+bool dma_buf_p2p_reachable(struct p2pdma_provider *provider,
+			   struct device *dev);
+#endif
 struct dma_buf_attachment *
 dma_buf_mapping_attach(struct dma_buf *dmabuf, struct device *dev,
 		       const struct dma_buf_mapping_accept *accepts,

@@ -155,38 +155,6 @@ static int dmabuf_get(int device_fd, u32 bar,
 	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
 }
 
-static int ioas_map_file(struct iommu *iommu, int fd, u64 start, u64 length,
-			 u64 iova)
-{
-	struct iommu_ioas_map_file map = {
-		.size = sizeof(map),
-		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
-			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = iommu->ioas_id,
-		.fd = fd,
-		.start = start,
-		.length = length,
-		.iova = iova,
-	};
-
-	return ioctl(iommu->iommufd, IOMMU_IOAS_MAP_FILE, &map);
-}
-
-/* The number of bytes unmapped, 0 on failure. */
-static u64 ioas_unmap(struct iommu *iommu, u64 iova, u64 length)
-{
-	struct iommu_ioas_unmap unmap = {
-		.size = sizeof(unmap),
-		.ioas_id = iommu->ioas_id,
-		.iova = iova,
-		.length = length,
-	};
-
-	if (ioctl(iommu->iommufd, IOMMU_IOAS_UNMAP, &unmap))
-		return 0;
-	return unmap.length;
-}
-
 static void region_setup(struct iommu *iommu, struct dma_region *region,
 			 iova_t iova, u64 size)
 {
@@ -411,8 +379,8 @@ static void __map_bar(struct __test_metadata *_metadata, struct p2p *p2p)
 		ASSERT_EQ(0, close(p2p->dmabuf));
 	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, &r, 1);
 	ASSERT_LE(0, p2p->dmabuf);
-	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
-				   BAR_IOVA));
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
+				      BAR_IOVA));
 }
 
 #define map_bar(_p2p) __map_bar(_metadata, _p2p)
@@ -423,8 +391,8 @@ static void __map_bar(struct __test_metadata *_metadata, struct p2p *p2p)
  * stays revoked.
  */
 #define ASSERT_MAP_REVOKED(_p2p, _fd) do {				\
-	ASSERT_EQ(-1, ioas_map_file((_p2p)->iommu, (_fd), 0, SZ_4K,	\
-				    PROBE_IOVA))			\
+	ASSERT_EQ(-ENODEV, __iommu_map_file((_p2p)->iommu, (_fd), 0,	\
+					    SZ_4K, PROBE_IOVA))		\
 		TH_LOG("MAP_FILE of a revoked dma-buf succeeded");	\
 	ASSERT_EQ(ENODEV, errno);					\
 } while (0)
@@ -447,7 +415,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, p2p_read)
 	/* The middle and the last page of the BAR. */
 	p2p_read(p2p, p2p->bar_size / 2 + 0x40, 0x300, 0x13);
 	p2p_read(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_READ, 0x400, 0x14);
-	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
 }
 
 TEST_F(vfio_pci_p2p_dmabuf_test, p2p_write)
@@ -460,7 +428,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, p2p_write)
 	p2p_write(p2p, base + 0x1f80, 0x100, 0x22);
 	p2p_write(p2p, p2p->bar_size / 2 + SZ_4K + 0x40, 0x300, 0x23);
 	p2p_write(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_WRITE, 0x400, 0x24);
-	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
 }
 
 /*
@@ -482,8 +450,8 @@ TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
 
 	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
 	ASSERT_LE(0, p2p->dmabuf);
-	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
-				   BAR_IOVA));
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
+				      BAR_IOVA));
 
 	/* Write across the boundary: each half has its own BAR offset. */
 	bar_fill(p2p, base + SZ_4K - half, half, 0x30);
@@ -501,7 +469,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
 	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, iova, RAM_IOVA, 2 * half));
 	ASSERT_EQ(-1, pattern_mismatch(ram, base + SZ_4K - half, half, 0x31));
 	ASSERT_EQ(-1, pattern_mismatch(ram + half, base + SZ_32K, half, 0x31));
-	ASSERT_EQ(2 * SZ_4K, ioas_unmap(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
+	ASSERT_EQ(2 * SZ_4K, iommu_unmap_range(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
 }
 
 /*
@@ -537,12 +505,12 @@ static void __revoke_restore(struct __test_metadata *_metadata,
 {
 	__bar_check(_metadata, p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed,
 		    "blocked DMA");
-	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
 	if (fd < 0)
 		__map_bar(_metadata, p2p);
 	else
-		ASSERT_EQ(0, ioas_map_file(p2p->iommu, fd, 0, p2p->bar_size,
-					   BAR_IOVA));
+		ASSERT_EQ(0, __iommu_map_file(p2p->iommu, fd, 0, p2p->bar_size,
+					      BAR_IOVA));
 	__p2p_write(_metadata, p2p, base + AFTER_OFF, REVOKE_LEN, seed + 2);
 }
 
@@ -589,8 +557,8 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_reset)
 	revoke_blocked_dma(p2p, base, seed);
 
 	/* The dma-buf was revoked during the reset only. */
-	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, SZ_4K, PROBE_IOVA));
-	ASSERT_EQ(SZ_4K, ioas_unmap(p2p->iommu, PROBE_IOVA, SZ_4K));
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, SZ_4K, PROBE_IOVA));
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(p2p->iommu, PROBE_IOVA, SZ_4K));
 
 	revoke_restore(p2p, base, seed, p2p->dmabuf);
 }
@@ -739,8 +707,8 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	ASSERT_LE(0, p2p->dmabuf);
 
 	t0 = now_us();
-	ASSERT_EQ(0, ioas_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
-				   BAR_IOVA));
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
+				      BAR_IOVA));
 	t1 = now_us();
 	printf("p2p-timing map_file %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
@@ -748,7 +716,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	p2p_write(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_WHOLE, 0x400, 0x90);
 
 	t0 = now_us();
-	ASSERT_EQ(p2p->bar_size, ioas_unmap(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
 	t1 = now_us();
 	printf("p2p-timing unmap %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
