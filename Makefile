@@ -1,15 +1,18 @@
 # Thin wrapper: every target is a script in ci/.
-.PHONY: help run check base apply export overlay-check build selftests clean
+.PHONY: help run check bench base apply export overlay-check build selftests clean
 
 help:
 	@echo "make run            build the patched kernel and show the feature in QEMU"
 	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
+	@echo "make bench          MAP_FILE + UNMAP of a VFIO dma-buf, base against the series"
 	@echo "make base|apply|export|overlay-check|build|selftests   single steps (see ci/)"
 
 run:
 	ci/run
 check:
 	ci/check
+bench:
+	ci/bench
 base:
 	ci/base
 apply:

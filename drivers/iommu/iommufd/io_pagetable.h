@@ -204,9 +204,10 @@ struct iopt_pages_dmabuf_track {
  * An IOPT_ADDRESS_DMABUF goes through these states:
  *
  *  new:      allocated by iopt_alloc_dmabuf_pages(), @attach is NULL.
- *  mapped:   @attach and @pal are set together, under the dma-buf's
- *            reservation lock and pages->mutex, by iopt_map_dmabuf(). The
- *            areas using the pages map @pal into their domains.
+ *  mapped:   @attach and @pal are set together by iopt_map_dmabuf(),
+ *            under the dma-buf's reservation lock, before any area uses
+ *            the pages. The areas using the pages map @pal into their
+ *            domains.
  *  revoked:  the exporter's invalidate_mappings (iopt_revoke_notify(),
  *            under the reservation lock, taking pages->mutex) unmapped
  *            every domain, returned @pal with dma_buf_pal_unmap() and
@@ -215,8 +216,11 @@ struct iopt_pages_dmabuf_track {
  *  gone:     iopt_release_pages() returns @pal if still mapped, unpins
  *            and detaches.
  *
- * Readers of @pal hold pages->mutex; writers hold it and the reservation
- * lock, so a revoke can never run between attach and storing @pal.
+ * Readers of @pal hold pages->mutex. Revoke holds the reservation lock
+ * and pages->mutex. Setting @pal in iopt_map_dmabuf() and clearing it in
+ * iopt_release_pages() hold the reservation lock only: no reader can
+ * reach the pages before the one or after the other, and the reservation
+ * lock keeps a revoke from running between attach and storing @pal.
  */
 struct iopt_pages_dmabuf {
 	struct dma_buf_attachment *attach;

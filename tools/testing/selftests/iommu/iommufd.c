@@ -1690,6 +1690,68 @@ TEST_F(iommufd_ioas, dmabuf_bad_ranges)
 						  MOCK_DMABUF_NR_LAYOUTS, &dfd));
 }
 
+/*
+ * Revoke and restore a dma-buf over and over, from another process, while
+ * it is mapped and unmapped: a revoke that lands in the middle of a map
+ * either comes before the list is taken (ENODEV) or after it is stored
+ * (the new area is revoked at once). Every map works or fails with
+ * ENODEV, every unmap of a mapped range works, and the restored buffer
+ * maps again.
+ */
+TEST_F(iommufd_ioas, dmabuf_revoke_during_map)
+{
+	unsigned int i, mapped = 0, refused = 0;
+	size_t buf_size = PAGE_SIZE * 8;
+	bool *stop;
+	pid_t child;
+	__u64 iova;
+	int status;
+	int dfd;
+
+	stop = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, stop);
+	test_cmd_get_dmabuf_layout(buf_size, MOCK_DMABUF_PAGE_RANGES_REVERSED,
+				   &dfd);
+
+	child = fork();
+	ASSERT_NE(-1, child);
+	if (!child) {
+		while (!__atomic_load_n(stop, __ATOMIC_RELAXED))
+			if (_test_cmd_revoke_dmabuf(self->fd, dfd, true) ||
+			    _test_cmd_revoke_dmabuf(self->fd, dfd, false))
+				_exit(1);
+		_exit(0);
+	}
+
+	for (i = 0; i != 1000; i++) {
+		if (_test_ioctl_ioas_map_file(self->fd, self->ioas_id, dfd, 0,
+					      buf_size, &iova,
+					      IOMMU_IOAS_MAP_WRITEABLE |
+						      IOMMU_IOAS_MAP_READABLE)) {
+			if (errno != ENODEV)
+				break;
+			refused++;
+			continue;
+		}
+		mapped++;
+		if (_test_ioctl_ioas_unmap(self->fd, self->ioas_id, iova,
+					   buf_size, NULL))
+			break;
+	}
+	__atomic_store_n(stop, true, __ATOMIC_RELAXED);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_EQ(1000, i);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	TH_LOG("%u maps, %u refused as revoked", mapped, refused);
+
+	test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova);
+	test_ioctl_ioas_unmap(iova, buf_size);
+	close(dfd);
+	munmap(stop, PAGE_SIZE);
+}
+
 FIXTURE(iommufd_mock_domain)
 {
 	int fd;
