@@ -1962,6 +1962,8 @@ struct iommufd_test_dma_buf {
 	size_t length;
 	bool revoked;
 	struct dma_buf_phys_list *pal;
+	/* Lists handed out and not returned yet, under the resv lock */
+	unsigned int pal_maps;
 };
 
 static int iommufd_test_dma_buf_attach(struct dma_buf *dmabuf,
@@ -2006,6 +2008,7 @@ iommufd_test_dma_buf_pal_map(struct dma_buf_attachment *attachment)
 
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
+	priv->pal_maps++;
 	return priv->pal;
 }
 
@@ -2013,6 +2016,10 @@ static void
 iommufd_test_dma_buf_pal_unmap(struct dma_buf_attachment *attachment,
 			       const struct dma_buf_phys_list *pal)
 {
+	struct iommufd_test_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(attachment->dmabuf->resv);
+	priv->pal_maps--;
 }
 
 static const struct dma_buf_pal_exp_ops iommufd_test_dma_buf_pal_ops = {
@@ -2184,6 +2191,12 @@ static int iommufd_test_dmabuf_revoke(struct iommufd_ucmd *ucmd, int fd,
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoked;
 	dma_buf_invalidate_mappings(dmabuf);
+	/*
+	 * Like a real exporter, the revoke is complete only once every
+	 * importer has returned its list; one that kept it fails the test.
+	 */
+	if (revoked && priv->pal_maps)
+		rc = -EBUSY;
 	dma_resv_unlock(dmabuf->resv);
 
 err_put:
