@@ -261,7 +261,11 @@ static uint64_t median(uint64_t *v, unsigned int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-/* Second-stage super page sizes from the DMAR capability register. */
+/*
+ * Second-stage super page sizes from the DMAR capability register: the
+ * guest's intel-iommu is in legacy mode (ci/boot), where DMA domains use
+ * the second-stage table.
+ */
 static uint64_t iommu_page_sizes(void)
 {
 	uint64_t sizes = SZ_4K, cap = 0;
@@ -272,10 +276,15 @@ static uint64_t iommu_page_sizes(void)
 	f = fopen("/sys/kernel/debug/iommu/intel/iommu_regset", "r");
 	if (!f)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s 0x%x 0x%" SCNx64, name, &off, &cap) == 3 &&
-		    !strcmp(name, "CAP"))
+	while (fgets(line, sizeof(line), f)) {
+		uint64_t val;
+
+		if (sscanf(line, "%63s 0x%x 0x%" SCNx64, name, &off, &val) == 3 &&
+		    !strcmp(name, "CAP")) {
+			cap = val;
 			break;
+		}
+	}
 	fclose(f);
 	if ((cap >> 34) & 1)
 		sizes |= SZ_2M;

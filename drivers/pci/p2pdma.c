@@ -26,6 +26,7 @@ struct pci_p2pdma {
 	bool p2pmem_published;
 	struct xarray map_types;
 	struct p2pdma_provider mem[PCI_STD_NUM_BARS];
+	struct rcu_head rcu;
 };
 
 struct pci_p2pdma_pagemap {
@@ -226,6 +227,18 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 	.folio_free = p2pdma_folio_free,
 };
 
+/*
+ * pci_p2pdma_map_type() reads and fills the map type cache under RCU, pool
+ * or not: the cache and the structure go after a grace period.
+ */
+static void pci_p2pdma_free_rcu(struct rcu_head *rcu)
+{
+	struct pci_p2pdma *p2pdma = container_of(rcu, struct pci_p2pdma, rcu);
+
+	xa_destroy(&p2pdma->map_types);
+	kfree(p2pdma);
+}
+
 static void pci_p2pdma_release(void *data)
 {
 	struct pci_dev *pdev = data;
@@ -235,20 +248,14 @@ static void pci_p2pdma_release(void *data)
 	if (!p2pdma)
 		return;
 
-	/*
-	 * Flush and disable pci_alloc_p2p_mem() and pci_p2pdma_map_type().
-	 * Both use *p2pdma under RCU, and it is device-managed memory that
-	 * is freed right after this, pool or not.
-	 */
-	pdev->p2pdma = NULL;
-	synchronize_rcu();
-	xa_destroy(&p2pdma->map_types);
-
-	if (!p2pdma->pool)
-		return;
-
-	gen_pool_destroy(p2pdma->pool);
-	sysfs_remove_group(&pdev->dev.kobj, &p2pmem_group);
+	RCU_INIT_POINTER(pdev->p2pdma, NULL);
+	if (p2pdma->pool) {
+		/* Flush and disable pci_alloc_p2p_mem() */
+		synchronize_rcu();
+		gen_pool_destroy(p2pdma->pool);
+		sysfs_remove_group(&pdev->dev.kobj, &p2pmem_group);
+	}
+	call_rcu(&p2pdma->rcu, pci_p2pdma_free_rcu);
 }
 
 /**
@@ -272,7 +279,7 @@ int pcim_p2pdma_init(struct pci_dev *pdev)
 	if (p2p)
 		return 0;
 
-	p2p = devm_kzalloc(&pdev->dev, sizeof(*p2p), GFP_KERNEL);
+	p2p = kzalloc_obj(*p2p);
 	if (!p2p)
 		return -ENOMEM;
 
@@ -300,7 +307,7 @@ int pcim_p2pdma_init(struct pci_dev *pdev)
 	return 0;
 
 out_p2p:
-	devm_kfree(&pdev->dev, p2p);
+	kfree(p2p);
 	return ret;
 }
 EXPORT_SYMBOL_GPL(pcim_p2pdma_init);

@@ -203,7 +203,10 @@ struct iopt_pages_dmabuf_track {
 /*
  * An IOPT_ADDRESS_DMABUF goes through these states:
  *
- *  new:      allocated by iopt_alloc_dmabuf_pages(), @attach is NULL.
+ *  new:      allocated by iopt_alloc_dmabuf_pages(), @attach and @pal
+ *            are NULL. A revoke that comes now, between attach and map,
+ *            finds @pal NULL and does nothing; the map then fails with
+ *            the exporter's -ENODEV.
  *  mapped:   @attach and @pal are set together by iopt_map_dmabuf(),
  *            under the dma-buf's reservation lock, before any area uses
  *            the pages. The areas using the pages map @pal into their
@@ -216,11 +219,13 @@ struct iopt_pages_dmabuf_track {
  *  gone:     iopt_release_pages() returns @pal if still mapped, unpins
  *            and detaches.
  *
- * Readers of @pal hold pages->mutex. Revoke holds the reservation lock
- * and pages->mutex. Setting @pal in iopt_map_dmabuf() and clearing it in
- * iopt_release_pages() hold the reservation lock only: no reader can
- * reach the pages before the one or after the other, and the reservation
- * lock keeps a revoke from running between attach and storing @pal.
+ * @pal is written under the reservation lock, and also under
+ * pages->mutex once areas can reach the pages (revoke). Setting it in
+ * iopt_map_dmabuf() and clearing it in iopt_release_pages() take the
+ * reservation lock only: the one path that reaches the pages outside
+ * those calls, from attach until detach, is the revoke callback through
+ * the attachment, and it runs under the reservation lock too. Readers
+ * hold pages->mutex or the reservation lock.
  */
 struct iopt_pages_dmabuf {
 	struct dma_buf_attachment *attach;

@@ -1994,6 +1994,8 @@ static void iommufd_test_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct iommufd_test_dma_buf *priv = dmabuf->priv;
 
+	/* Every importer has detached: a list still out was leaked */
+	WARN_ON(priv->pal_maps);
 	kfree(priv->pal);
 	kfree(priv->memory);
 	kfree(priv);

@@ -1627,7 +1627,7 @@ TEST_F(iommufd_ioas, dmabuf_revoke)
 	close(dfd);
 }
 
-/* Several ranges map into one IOVA range, whole or sliced inside ranges. */
+/* Several ranges map into one IOVA range, whole or without the end ranges. */
 TEST_F(iommufd_ioas, dmabuf_ranges)
 {
 	static const unsigned int layouts[] = {

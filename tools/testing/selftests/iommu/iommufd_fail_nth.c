@@ -419,7 +419,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				      len, &iova, flags))
 		return -1;
 
-	/* Starts and ends inside ranges */
+	/* A slice that leaves out the first and the last range */
 	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd,
 				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
 				      flags))
