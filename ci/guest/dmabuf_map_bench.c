@@ -14,9 +14,11 @@
  * the base kernel is used: the same binary runs on the base and on the
  * series, and a case the kernel refuses prints its errno.
  *
- * The first case maps a page of a memfd instead: the same ioctls and
- * IOMMU work without a dma-buf, the reference that the dma-buf cases are
- * divided by to take out how fast the emulator runs in one boot.
+ * Two references come first: two IOMMU_IOAS_IOVA_RANGES ioctls, which
+ * map nothing (how fast the kernel enters and leaves iommufd), and a page
+ * of a memfd mapped and unmapped (the same ioctls and IOMMU work without
+ * a dma-buf), which the dma-buf cases are divided by to take out how fast
+ * the emulator runs in one boot.
  *
  * Output, one line per case, for ci/bench to compare:
  *   BENCH-TIME <case> <bytes> <ranges> <samples> <map ns> <unmap ns> <sum ns>
@@ -61,6 +63,7 @@ struct bench_case {
 	unsigned int nr_ranges;
 	bool reversed;		/* ranges listed from the end of the slice */
 	bool memfd;		/* the reference: a memfd, not a dma-buf */
+	bool null;		/* two ioctls that map nothing */
 	/* filled in at run time */
 	int dmabuf_fd;
 	int err;
@@ -69,6 +72,7 @@ struct bench_case {
 };
 
 static struct bench_case cases[] = {
+	{ .name = "ref-ioctl", .size = SZ_4K, .nr_ranges = 1, .null = true },
 	{ .name = "ref-memfd", .size = SZ_4K, .nr_ranges = 1, .memfd = true },
 	{ .name = "4K", .size = SZ_4K, .nr_ranges = 1, .reversed = false },
 	{ .name = "2M", .size = SZ_2M, .nr_ranges = 1, .reversed = false },
@@ -196,6 +200,8 @@ static int export(struct bench_case *c)
 	unsigned int i;
 	int fd;
 
+	if (c->null)
+		return 0;
 	if (c->memfd) {
 		fd = memfd_create("bench", MFD_CLOEXEC);
 		if (fd < 0 || ftruncate(fd, c->size))
@@ -220,6 +226,19 @@ static int export(struct bench_case *c)
 	return fd < 0 ? -errno : fd;
 }
 
+/* IOMMU_IOAS_IOVA_RANGES: an iommufd ioctl that does next to nothing. */
+static int null_ioctl(void)
+{
+	struct iommu_ioas_iova_ranges cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+	};
+
+	if (!ioctl(iommufd, IOMMU_IOAS_IOVA_RANGES, &cmd) || errno == EMSGSIZE)
+		return 0;
+	return -errno;
+}
+
 static int map(struct bench_case *c)
 {
 	struct iommu_ioas_map_file cmd = {
@@ -232,6 +251,8 @@ static int map(struct bench_case *c)
 		.iova = BENCH_IOVA,
 	};
 
+	if (c->null)
+		return null_ioctl();
 	return ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &cmd) ? -errno : 0;
 }
 
@@ -244,6 +265,11 @@ static void unmap(struct bench_case *c)
 		.length = c->size,
 	};
 
+	if (c->null) {
+		if (null_ioctl())
+			die("IOMMU_IOAS_IOVA_RANGES");
+		return;
+	}
 	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd))
 		die("IOMMU_IOAS_UNMAP");
 }
@@ -468,7 +494,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)median(sum, c->samples));
 		free(sum);
 
-		if (c->memfd)
+		if (c->memfd || c->null)
 			continue;
 		if (map(c))
 			die("IOMMU_IOAS_MAP_FILE");
