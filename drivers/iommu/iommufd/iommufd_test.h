@@ -46,6 +46,7 @@ enum {
 	MOCK_DMABUF_ONE_RANGE = 0,
 	MOCK_DMABUF_PAGE_RANGES,	/* one range per page, in order */
 	MOCK_DMABUF_PAGE_RANGES_REVERSED, /* one per page, last page first */
+	MOCK_DMABUF_PAIR_RANGES_REVERSED, /* two pages per range, last first */
 	MOCK_DMABUF_BAD_EMPTY,		/* no range at all */
 	MOCK_DMABUF_BAD_ZERO_LENGTH,	/* a range of 0 bytes */
 	MOCK_DMABUF_BAD_UNALIGNED,	/* a range that starts mid-page */

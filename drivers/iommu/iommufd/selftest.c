@@ -2067,6 +2067,8 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 	if (layout == MOCK_DMABUF_PAGE_RANGES ||
 	    layout == MOCK_DMABUF_PAGE_RANGES_REVERSED)
 		nr = npages;
+	else if (layout == MOCK_DMABUF_PAIR_RANGES_REVERSED)
+		nr = npages / 2;
 	else if (layout == MOCK_DMABUF_BAD_ZERO_LENGTH ||
 		 layout == MOCK_DMABUF_BAD_OVERLAP)
 		nr = 2;
@@ -2087,6 +2089,13 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 
 			pal->ranges[i].paddr = paddr + page * PAGE_SIZE;
 			pal->ranges[i].len = PAGE_SIZE;
+		}
+		break;
+	case MOCK_DMABUF_PAIR_RANGES_REVERSED:
+		for (i = 0; i < nr; i++) {
+			pal->ranges[i].paddr = paddr +
+					       (nr - 1 - i) * 2 * PAGE_SIZE;
+			pal->ranges[i].len = 2 * PAGE_SIZE;
 		}
 		break;
 	case MOCK_DMABUF_BAD_EMPTY:
@@ -2132,6 +2141,9 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 	/* The overlap and overflow layouts need a second page. */
 	if (len == PAGE_SIZE && (layout == MOCK_DMABUF_BAD_OVERLAP ||
 				 layout == MOCK_DMABUF_BAD_OVERFLOW))
+		return -EINVAL;
+	if (layout == MOCK_DMABUF_PAIR_RANGES_REVERSED &&
+	    len % (2 * PAGE_SIZE))
 		return -EINVAL;
 
 	priv = kzalloc_obj(*priv);

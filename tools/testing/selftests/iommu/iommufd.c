@@ -1627,11 +1627,16 @@ TEST_F(iommufd_ioas, dmabuf_revoke)
 	close(dfd);
 }
 
-/* Several ranges map into one IOVA range, whole or without the end ranges. */
+/*
+ * Several ranges map into one IOVA range, whole or without the first and
+ * the last page: with ranges of two pages that slice starts and ends in
+ * the middle of a range.
+ */
 TEST_F(iommufd_ioas, dmabuf_ranges)
 {
 	static const unsigned int layouts[] = {
 		MOCK_DMABUF_PAGE_RANGES, MOCK_DMABUF_PAGE_RANGES_REVERSED,
+		MOCK_DMABUF_PAIR_RANGES_REVERSED,
 	};
 	size_t buf_size = PAGE_SIZE * 8;
 	__u64 iova, iova2, iova3;
@@ -1641,7 +1646,7 @@ TEST_F(iommufd_ioas, dmabuf_ranges)
 	for (i = 0; i != ARRAY_SIZE(layouts); i++) {
 		test_cmd_get_dmabuf_layout(buf_size, layouts[i], &dfd);
 		test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova);
-		/* Starts in the second range, ends in the second last */
+		/* Leaves out the first and the last page */
 		test_ioctl_ioas_map_file(dfd, PAGE_SIZE, buf_size - 2 * PAGE_SIZE,
 					 &iova2);
 		test_err_ioctl_ioas_map_file(EINVAL, dfd, PAGE_SIZE, buf_size,

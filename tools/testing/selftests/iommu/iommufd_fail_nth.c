@@ -406,7 +406,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 		return -1;
 
 	if (_test_cmd_get_dmabuf(self->fd, len,
-				 MOCK_DMABUF_PAGE_RANGES_REVERSED,
+				 MOCK_DMABUF_PAIR_RANGES_REVERSED,
 				 &self->dmabuf_fd))
 		return -1;
 
@@ -419,7 +419,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				      len, &iova, flags))
 		return -1;
 
-	/* A slice that leaves out the first and the last range */
+	/* Starts and ends in the middle of a range */
 	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd,
 				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
 				      flags))
