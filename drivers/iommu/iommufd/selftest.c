@@ -2060,18 +2060,29 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 							  size_t len,
 							  unsigned int layout)
 {
-	size_t npages = len / PAGE_SIZE, nr = 1, i;
 	phys_addr_t paddr = virt_to_phys(memory);
+	size_t range_len = 0, nr = 1, i;
 	struct dma_buf_phys_list *pal;
+	bool reversed = false;
 
-	if (layout == MOCK_DMABUF_PAGE_RANGES ||
-	    layout == MOCK_DMABUF_PAGE_RANGES_REVERSED)
-		nr = npages;
-	else if (layout == MOCK_DMABUF_PAIR_RANGES_REVERSED)
-		nr = npages / 2;
-	else if (layout == MOCK_DMABUF_BAD_ZERO_LENGTH ||
-		 layout == MOCK_DMABUF_BAD_OVERLAP)
+	switch (layout) {
+	case MOCK_DMABUF_PAGE_RANGES_REVERSED:
+		reversed = true;
+		fallthrough;
+	case MOCK_DMABUF_PAGE_RANGES:
+		range_len = PAGE_SIZE;
+		break;
+	case MOCK_DMABUF_PAIR_RANGES_REVERSED:
+		reversed = true;
+		range_len = 2 * PAGE_SIZE;
+		break;
+	case MOCK_DMABUF_BAD_ZERO_LENGTH:
+	case MOCK_DMABUF_BAD_OVERLAP:
 		nr = 2;
+		break;
+	}
+	if (range_len)
+		nr = len / range_len;
 
 	pal = kzalloc_flex(*pal, ranges, nr);
 	if (!pal)
@@ -2080,24 +2091,14 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 	pal->ranges[0].paddr = paddr;
 	pal->ranges[0].len = len;
 
-	switch (layout) {
-	case MOCK_DMABUF_PAGE_RANGES:
-	case MOCK_DMABUF_PAGE_RANGES_REVERSED:
-		for (i = 0; i < nr; i++) {
-			size_t page = layout == MOCK_DMABUF_PAGE_RANGES ?
-				      i : nr - 1 - i;
+	/* Equal ranges, in memory order or last first */
+	for (i = 0; range_len && i < nr; i++) {
+		pal->ranges[i].paddr = paddr +
+				       (reversed ? nr - 1 - i : i) * range_len;
+		pal->ranges[i].len = range_len;
+	}
 
-			pal->ranges[i].paddr = paddr + page * PAGE_SIZE;
-			pal->ranges[i].len = PAGE_SIZE;
-		}
-		break;
-	case MOCK_DMABUF_PAIR_RANGES_REVERSED:
-		for (i = 0; i < nr; i++) {
-			pal->ranges[i].paddr = paddr +
-					       (nr - 1 - i) * 2 * PAGE_SIZE;
-			pal->ranges[i].len = 2 * PAGE_SIZE;
-		}
-		break;
+	switch (layout) {
 	case MOCK_DMABUF_BAD_EMPTY:
 		pal->nr_ranges = 0;
 		break;
