@@ -9,7 +9,20 @@ TOP=$(cd "$CI_DIR/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 LINUX=${LINUX:-$BUILD/linux}
 KOUT=${KOUT:-$BUILD/out}
-CACHE=${DMABUF_P2P_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dmabuf-p2p}
+# The user's home directory, also when $HOME is unset (cron, env -i, some
+# containers): $HOME, else the password database's entry if it is a
+# directory, else /root for root, else /tmp.
+ci_home() {
+	local h=${HOME:-}
+	if [ -z "$h" ]; then
+		h=$(getent passwd "$(id -u)" 2>/dev/null | cut -d: -f6) || h=
+		if [ -z "$h" ] || [ ! -d "$h" ]; then
+			if [ "$(id -u)" -eq 0 ] && [ -d /root ]; then h=/root; else h=/tmp; fi
+		fi
+	fi
+	printf '%s\n' "$h"
+}
+CACHE=${DMABUF_P2P_CACHE:-${XDG_CACHE_HOME:-$(ci_home)/.cache}/dmabuf-p2p}
 : "${CI_T0:=$(date +%s)}"
 export CI_T0
 # The distribution's tools first. A python3 shim (pyenv and the like) costs
@@ -60,6 +73,7 @@ need() {
 # The commands every kernel build needs.
 need_build_tools() {
 	need gcc:gcc make:make flex:flex bison:bison bc:bc \
+		/usr/include/stdio.h:libc6-dev \
 		/usr/include/libelf.h:libelf-dev \
 		/usr/include/openssl/ssl.h:libssl-dev \
 		perl:perl python3:python3 cpio:cpio xz:xz-utils git:git \
