@@ -1707,7 +1707,7 @@ TEST_F(iommufd_ioas, dmabuf_revoke_during_map)
 {
 	unsigned int i, mapped = 0, refused = 0;
 	size_t buf_size = PAGE_SIZE * 8;
-	bool *stop;
+	bool *stop, *started;
 	pid_t child;
 	__u64 iova;
 	int status;
@@ -1716,17 +1716,26 @@ TEST_F(iommufd_ioas, dmabuf_revoke_during_map)
 	stop = mmap(NULL, PAGE_SIZE, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, stop);
+	started = stop + 1;
 	test_cmd_get_dmabuf_layout(buf_size, MOCK_DMABUF_PAGE_RANGES_REVERSED,
 				   &dfd);
 
 	child = fork();
 	ASSERT_NE(-1, child);
 	if (!child) {
-		while (!__atomic_load_n(stop, __ATOMIC_RELAXED))
+		while (!__atomic_load_n(stop, __ATOMIC_RELAXED)) {
 			if (_test_cmd_revoke_dmabuf(self->fd, dfd, true) ||
 			    _test_cmd_revoke_dmabuf(self->fd, dfd, false))
 				_exit(1);
+			__atomic_store_n(started, true, __ATOMIC_RELAXED);
+		}
 		_exit(0);
+	}
+
+	/* Map only once the child is revoking, or nothing races. */
+	while (!__atomic_load_n(started, __ATOMIC_RELAXED)) {
+		ASSERT_EQ(0, waitpid(child, &status, WNOHANG));
+		usleep(100);
 	}
 
 	for (i = 0; i != 1000; i++) {
@@ -1750,6 +1759,12 @@ TEST_F(iommufd_ioas, dmabuf_revoke_during_map)
 	ASSERT_TRUE(WIFEXITED(status));
 	ASSERT_EQ(0, WEXITSTATUS(status));
 	TH_LOG("%u maps, %u refused as revoked", mapped, refused);
+	/*
+	 * Both must have happened, or the revokes never met the maps and the
+	 * test proved nothing.
+	 */
+	ASSERT_NE(0, mapped);
+	ASSERT_NE(0, refused);
 
 	test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova);
 	test_ioctl_ioas_unmap(iova, buf_size);

@@ -191,10 +191,10 @@ TEST_F(vfio_pci_driver_test, send_msi)
 }
 
 /*
- * Ten rounds of two memcpys of 4 * max_memcpy_size: on edu, whose engine
- * moves at most max_memcpy_size per transfer, a memcpy chunk is two
- * transfers and each takes 100 ms, so the rounds alone take 16 s, too
- * close to the default timeout of 30 s.
+ * Ten rounds of two memcpys of 4 * max_memcpy_size: on edu a memcpy chunk
+ * is two transfers of 100 ms each, so the rounds alone take 16 s, and with
+ * the fixture's setup and teardown the default timeout of 30 s is too
+ * close.
  */
 TEST_F_TIMEOUT(vfio_pci_driver_test, mix_and_match, 90)
 {

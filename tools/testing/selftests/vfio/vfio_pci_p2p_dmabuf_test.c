@@ -12,15 +12,20 @@
  * usage: vfio_pci_p2p_dmabuf_test EXPORTER_BDF ENGINE_BDF
  *
  * In QEMU the exporter is ivshmem-plain, whose BAR 2 is a file on the
- * host, and the engine is edu. Every byte range that a DMA writes or tries
- * to write into the BAR is also reported on stdout as
+ * host, and the engine is edu. Every write into the BAR, and every DMA
+ * write that must not land, is also reported on stdout, in the order they
+ * happen, as
  *
- *   p2p-host-check present|absent 0xOFFSET 0xLENGTH 0xSEED
+ *   p2p-host-check fill|present|absent 0xOFFSET 0xLENGTH 0xSEED
  *
- * for the host to compare with that file after the run. OFFSET is an
- * offset in the BAR, and the bytes are pattern_byte(SEED, offset) for each
- * offset of the range. No byte of the BAR is the target of more than one
- * DMA in the whole run, so that each line says what the host must find.
+ * "fill" is a write by the CPU through the BAR's mmap, "present" a DMA
+ * write that the engine completed, "absent" a DMA write that the engine
+ * completed through a revoked mapping and that must not have landed (its
+ * bytes were filled with another pattern first). OFFSET is an offset in
+ * the BAR, and the bytes are pattern_byte(SEED, offset) for each offset of
+ * the range. From these lines the host can rebuild what the whole BAR must
+ * hold after the run and compare every byte of that file. No byte of the
+ * BAR is the target of more than one DMA in the whole run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -287,6 +292,7 @@ static void bar_fill(struct p2p *p2p, u64 bar_off, u64 len, u8 seed)
 
 	for (i = 0; i < len; i++)
 		writeb(pattern_byte(seed, bar_off + i), bar + bar_off + i);
+	host_check("fill", bar_off, len, seed);
 }
 
 /*
