@@ -110,7 +110,7 @@ apt_mirror() {
 			}' "$f"
 			;;
 		esac
-	done | head -n 1
+	done | sed -n 1p
 }
 
 # Number of parallel jobs for make.
