@@ -1,9 +1,10 @@
 # Thin wrapper: every target is a script in ci/.
-.PHONY: help run check bench base apply export overlay-check build selftests clean
+.PHONY: help run check mutate bench base apply export overlay-check build selftests clean
 
 help:
 	@echo "make run            build the patched kernel and show the feature in QEMU"
 	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
+	@echo "make mutate         break the series' kernel code on purpose (ci/mutations): every break must fail a test"
 	@echo "make bench          MAP_FILE + UNMAP of a VFIO dma-buf, base against the series"
 	@echo "make base|apply|export|overlay-check|build|selftests   single steps (see ci/)"
 
@@ -11,6 +12,8 @@ run:
 	ci/run
 check:
 	ci/check
+mutate:
+	ci/mutate
 bench:
 	ci/bench
 base:
