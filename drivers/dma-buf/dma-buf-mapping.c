@@ -274,11 +274,26 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * use it (vfio-pci, and iommufd's test exporter); the dma-buf KUnit tests
  * get both. Only attachments that honour revoke match. An exporter whose
  * layout may break the rules below checks it with dma_buf_pal_check() and
- * does not offer the type then. The exporter's &dma_buf_pal_exp_ops are reached through
- * dma_buf_pal_map() and dma_buf_pal_unmap() only, which check that the
- * attachment is of the type and validate every list the exporter returns
- * before the importer sees it. A bad list fails the map with -EINVAL and
- * a warning, printed once, that names the exporter.
+ * does not offer the type then. The exporter's &dma_buf_pal_exp_ops are
+ * reached through dma_buf_pal_map() and dma_buf_pal_unmap() only, which
+ * check that the attachment is of the type and validate every list the
+ * exporter returns before the importer sees it. A bad list fails the map
+ * with -EINVAL and a warning, printed once, that names the exporter.
+ *
+ * Revoke is the contract that makes raw addresses safe to hand out. The
+ * exporter revokes with dma_buf_invalidate_mappings(), under the
+ * reservation lock. For an attachment of this type, the importer's
+ * &dma_buf_attach_ops.invalidate_mappings callback means: the addresses of
+ * every list it holds are dead. Before the callback returns, the importer
+ * stops every DMA to them (for iommufd: unmaps them from every IOMMU
+ * domain, so that a device's access faults) and gives each list back with
+ * dma_buf_pal_unmap(). It may use the buffer again only through a new
+ * dma_buf_pal_map(), which fails while the buffer is revoked. The
+ * exporter, for its part, must not let the memory change owner (reset the
+ * device, reassign the BAR) before every list it handed out has come
+ * back, and must not hand out a list while revoked. Lifting the revoke
+ * maps nothing again: an importer that wants the buffer back maps it
+ * itself.
  */
 
 static int dma_buf_pal_match(struct dma_buf_attachment *attach,
@@ -334,8 +349,10 @@ static int dma_buf_phys_vec_cmp(const void *a, const void *b)
  * @why: set to a short description of the first problem found
  *
  * The checks dma_buf_pal_map() makes on every list an exporter returns.
- * An exporter can make them when it builds its list, and offer another
- * mapping type only when the list would be refused.
+ * An exporter whose layout comes from userspace can run them when it
+ * builds the list: if the list would be refused, it does not offer the
+ * physical address list type for that dma-buf (it may still offer the
+ * others).
  *
  * Returns: 0 if @pal is a valid list for a dma-buf of @size bytes,
  * -EINVAL if it is not, -ENOMEM if the overlap check could not allocate.
@@ -412,8 +429,9 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_pal_check, "DMA_BUF");
  * dma_buf_pal_unmap() from its invalidate_mappings callback.
  *
  * Returns: the validated list, or an error pointer: -EINVAL for an
- * attachment of another type or a list that fails validation, or the
- * exporter's error (-ENODEV while the buffer is revoked).
+ * attachment of another type or a list that fails validation, -ENOMEM
+ * when the validation could not allocate, or the exporter's error
+ * (-ENODEV while the buffer is revoked).
  */
 const struct dma_buf_phys_list *
 dma_buf_pal_map(struct dma_buf_attachment *attach)

@@ -38,6 +38,8 @@
 #define CREATE_TRACE_POINTS
 #include <trace/events/dma_buf.h>
 
+#include "dma-buf-internal.h"
+
 /*
  * dmabuf->name must be accessed with holding dmabuf->name_lock.
  * we need to take the lock around the tracepoint call itself where
@@ -1130,16 +1132,22 @@ static int dma_buf_match_mapping(struct dma_buf_attachment *attach,
 				 const struct dma_buf_mapping_accept *accepts,
 				 unsigned int nr_accepts)
 {
-	const struct dma_buf_mapping_offer *offers = &dma_buf_legacy_offer;
+	const struct dma_buf_mapping_offer *offers = NULL;
 	struct dma_buf *dmabuf = attach->dmabuf;
-	int nr_offers = 1;
 	unsigned int j;
+	int nr_offers;
 	int i, ret;
 
 	if (dmabuf->ops->get_mapping_offers) {
 		nr_offers = dmabuf->ops->get_mapping_offers(attach, &offers);
 		if (nr_offers < 0)
 			return nr_offers;
+		if (WARN_ON_ONCE(nr_offers > DMA_BUF_MAX_OFFERS) ||
+		    WARN_ON_ONCE(nr_offers && !offers))
+			return -EINVAL;
+	} else {
+		offers = &dma_buf_legacy_offer;
+		nr_offers = 1;
 	}
 
 	for (i = 0; i < nr_offers; i++) {

@@ -12,9 +12,10 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
-#include <linux/ktime.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
+
+#include "dma-buf-internal.h"
 
 MODULE_IMPORT_NS("DMA_BUF");
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
@@ -49,6 +50,7 @@ struct mt_ctx {
 
 	struct dma_buf_mapping_offer offers[MT_MAX_OFFERS];
 	int nr_offers;		/* or the error get_mapping_offers returns */
+	bool offers_unset;	/* get_mapping_offers does not set its array */
 
 	int attach_ret;		/* what the exporter's attach returns */
 	int fail_at;		/* fail the Nth fallible step with -ENOMEM */
@@ -124,7 +126,8 @@ static int mt_get_offers(struct dma_buf_attachment *attach,
 
 	if (mt_fail(ctx))
 		return -ENOMEM;
-	*offers = ctx->offers;
+	if (!ctx->offers_unset)
+		*offers = ctx->offers;
 	return ctx->nr_offers;
 }
 
@@ -581,6 +584,35 @@ static void dma_buf_mapping_offer_without_type(struct kunit *test)
 		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
 	}
+	mt_expect_clean(ctx);
+}
+
+/*
+ * An offers callback that returns a count without its array, or more
+ * offers than the core takes, is refused before the core reads an offer.
+ */
+static void dma_buf_mapping_bad_offer_count(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_attachment *attach;
+
+	mt_offer(ctx, &mt_type_a, NULL);
+	ctx->offers_unset = true;
+	kunit_warning_suppress(test) {
+		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+
+	ctx->offers_unset = false;
+	ctx->nr_offers = DMA_BUF_MAX_OFFERS + 1;
+	kunit_warning_suppress(test) {
+		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	KUNIT_EXPECT_EQ(test, ctx->match_calls, 0);
+	KUNIT_EXPECT_EQ(test, ctx->attach_calls, 0);
 	mt_expect_clean(ctx);
 }
 
@@ -1109,6 +1141,7 @@ static struct kunit_case dma_buf_mapping_cases[] = {
 	KUNIT_CASE(dma_buf_mapping_no_common_type),
 	KUNIT_CASE(dma_buf_mapping_bad_arguments),
 	KUNIT_CASE(dma_buf_mapping_offer_without_type),
+	KUNIT_CASE(dma_buf_mapping_bad_offer_count),
 	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_p2p_importer),
 	KUNIT_CASE(dma_buf_mapping_sgt_p2p_only_needs_reachable_peer),
 	KUNIT_CASE(dma_buf_mapping_sgt_p2p_refusal_tries_next_offer),

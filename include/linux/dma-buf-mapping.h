@@ -45,9 +45,13 @@ struct dma_buf_phys_list {
  *	   reservation lock held.
  *
  * An exporter offers the type with dma_buf_pal_offer(). Only attachments
- * that honour revoke (dma_buf_attach_revocable()) get it: the physical
- * addresses must not be used once &dma_buf_attach_ops.invalidate_mappings
- * has been called.
+ * that honour revoke (dma_buf_attach_revocable()) get it: once
+ * &dma_buf_attach_ops.invalidate_mappings has been called, the addresses
+ * of every list mapped before are dead until the importer maps again, and
+ * the importer gives the lists back from that callback. While revoked,
+ * @map fails; before the memory changes owner, or the revoke is lifted,
+ * the exporter waits until every list it handed out came back through
+ * @unmap. See `DMA-BUF Mapping Types`_.
  */
 struct dma_buf_pal_exp_ops {
 	const struct dma_buf_phys_list *(*map)(struct dma_buf_attachment *attach);

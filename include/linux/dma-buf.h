@@ -307,8 +307,11 @@ struct dma_buf_ops {
 	 *
 	 * Returns:
 	 *
-	 * The number of offers in @offers, or a negative error code that
-	 * fails the attach (-ENODEV for a revoked buffer, for example).
+	 * The number of offers in @offers, at most %DMA_BUF_MAX_OFFERS, or a
+	 * negative error code that fails the attach (-ENODEV for a revoked
+	 * buffer, for example). A larger count, or a positive count without
+	 * an array in @offers, is a bug of the exporter: the attach fails
+	 * with -EINVAL and a warning.
 	 */
 	int (*get_mapping_offers)(struct dma_buf_attachment *attach,
 				  const struct dma_buf_mapping_offer **offers);
@@ -521,6 +524,12 @@ struct dma_buf_mapping_type {
 		     const struct dma_buf_mapping_accept *accept);
 };
 
+/*
+ * The most offers &dma_buf_ops.get_mapping_offers may return: one per
+ * mapping type an exporter can supply, with room to spare.
+ */
+#define DMA_BUF_MAX_OFFERS	16
+
 /**
  * struct dma_buf_mapping_offer - an address form an exporter can supply
  * @type: the mapping type.
@@ -707,10 +716,6 @@ struct dma_buf_attachment *
 dma_buf_dynamic_attach(struct dma_buf *dmabuf, struct device *dev,
 		       const struct dma_buf_attach_ops *importer_ops,
 		       void *importer_priv);
-#if IS_ENABLED(CONFIG_KUNIT)
-bool dma_buf_p2p_reachable(struct p2pdma_provider *provider,
-			   struct device *dev);
-#endif
 struct dma_buf_attachment *
 dma_buf_mapping_attach(struct dma_buf *dmabuf, struct device *dev,
 		       const struct dma_buf_mapping_accept *accepts,

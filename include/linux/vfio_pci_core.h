@@ -256,5 +256,4 @@ vfio_pci_core_get_iomap(struct vfio_pci_core_device *vdev, unsigned int bar)
 	return vdev->barmap[bar];
 }
 
-
 #endif /* VFIO_PCI_CORE_H */

@@ -28,7 +28,11 @@ struct vfio_pci_dma_buf {
 	u8 nr_offers;
 	struct kref kref;
 	struct completion comp;
-	u8 revoked : 1;
+	/*
+	 * Written under the reservation lock and memory_lock; the offers
+	 * and attach callbacks read it without them.
+	 */
+	bool revoked;
 };
 
 static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
@@ -42,7 +46,7 @@ static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 	 * nothing. The attach callback checks again, under no lock either;
 	 * the pci_dev itself is held by the dma-buf.
 	 */
-	if (priv->revoked)
+	if (READ_ONCE(priv->revoked))
 		return -ENODEV;
 	*offers = priv->offers;
 	return priv->nr_offers;
@@ -53,7 +57,7 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
 
-	if (priv->revoked)
+	if (READ_ONCE(priv->revoked))
 		return -ENODEV;
 
 	if (!dma_buf_attach_revocable(attachment))
@@ -297,7 +301,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 		goto err_free_ranges;
 	}
 	priv->pal = kvzalloc(struct_size(priv->pal, ranges,
-					 get_dma_buf.nr_ranges), GFP_KERNEL);
+					 get_dma_buf.nr_ranges), GFP_KERNEL_ACCOUNT);
 	if (!priv->pal) {
 		ret = -ENOMEM;
 		goto err_free_priv;
@@ -359,7 +363,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	INIT_LIST_HEAD(&priv->dmabufs_elm);
 	down_write(&vdev->memory_lock);
 	dma_resv_lock(priv->dmabuf->resv, NULL);
-	priv->revoked = !__vfio_pci_memory_enabled(vdev);
+	WRITE_ONCE(priv->revoked, !__vfio_pci_memory_enabled(vdev));
 	list_add_tail(&priv->dmabufs_elm, &vdev->dmabufs);
 	dma_resv_unlock(priv->dmabuf->resv);
 	up_write(&vdev->memory_lock);
@@ -399,7 +403,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 		if (priv->revoked != revoked) {
 			dma_resv_lock(priv->dmabuf->resv, NULL);
 			if (revoked)
-				priv->revoked = true;
+				WRITE_ONCE(priv->revoked, true);
 			dma_buf_invalidate_mappings(priv->dmabuf);
 			dma_resv_wait_timeout(priv->dmabuf->resv,
 					      DMA_RESV_USAGE_BOOKKEEP, false,
@@ -421,7 +425,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 				reinit_completion(&priv->comp);
 			} else {
 				dma_resv_lock(priv->dmabuf->resv, NULL);
-				priv->revoked = false;
+				WRITE_ONCE(priv->revoked, false);
 				dma_resv_unlock(priv->dmabuf->resv);
 			}
 		}

@@ -6,6 +6,13 @@
  * The engine moves data between guest memory (an IOVA) and a 4 KiB buffer
  * inside the device, one transfer at a time. A memcpy is two transfers:
  * source to buffer, then buffer to destination.
+ *
+ * QEMU masks every address the engine puts on the bus with the device's
+ * dma_mask property, 28 bits unless the command line sets it: an IOVA
+ * above the mask is cut, not refused, and the transfer silently goes
+ * elsewhere. The tests choose their IOVAs (or the IOVA allocator does),
+ * not this driver, so the guest must give edu a mask that covers them,
+ * e.g. "-device edu,dma_mask=0xffffffffff".
  */
 #include <stdint.h>
 #include <unistd.h>
