@@ -20,7 +20,8 @@
 MODULE_IMPORT_NS("DMA_BUF");
 MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 
-#define MT_MAX_OFFERS 4
+/* Room for one offer more than the core takes. */
+#define MT_MAX_OFFERS (DMA_BUF_MAX_OFFERS + 1)
 
 /* Two mapping types that exist in this test only. */
 static int mt_match(struct dma_buf_attachment *attach,
@@ -589,25 +590,32 @@ static void dma_buf_mapping_offer_without_type(struct kunit *test)
 
 /*
  * An offers callback that returns a count without its array, or more
- * offers than the core takes, is refused before the core reads an offer.
+ * offers than the core takes, is refused before the core reads an offer:
+ * with the cap gone, the first of these offers would match.
  */
 static void dma_buf_mapping_bad_offer_count(struct kunit *test)
 {
 	struct mt_ctx *ctx = mt_setup(test, &mt_typed_ops);
+	struct dma_buf_mapping_accept accept = mt_accept(&mt_type_a, NULL);
 	struct dma_buf_attachment *attach;
+	int i;
 
 	mt_offer(ctx, &mt_type_a, NULL);
 	ctx->offers_unset = true;
 	kunit_warning_suppress(test) {
-		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept,
+						1, NULL, NULL);
 		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
 	}
 
 	ctx->offers_unset = false;
-	ctx->nr_offers = DMA_BUF_MAX_OFFERS + 1;
+	for (i = 1; i < DMA_BUF_MAX_OFFERS + 1; i++)
+		mt_offer(ctx, &mt_type_a, NULL);
+	KUNIT_ASSERT_EQ(test, ctx->nr_offers, DMA_BUF_MAX_OFFERS + 1);
 	kunit_warning_suppress(test) {
-		attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+		attach = dma_buf_mapping_attach(ctx->dmabuf, ctx->dev, &accept,
+						1, NULL, NULL);
 		KUNIT_EXPECT_EQ(test, PTR_ERR(attach), -EINVAL);
 		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
 	}
@@ -932,8 +940,9 @@ struct mt_pal_case {
 #define TOP_PAGE ((phys_addr_t)~(phys_addr_t)0 & PAGE_MASK)
 
 /*
- * Each bad list breaks one rule, and the check must name that rule: a
- * list refused for another reason would hide a rule that no longer works.
+ * Each bad list is refused by one rule before any other sees it, and the
+ * check must name that rule: a list refused for another reason would hide
+ * a rule that no longer works.
  */
 static const struct mt_pal_case mt_pal_cases[] = {
 	{ "one range", 4, 1, { { P(16), P(4) } }, NULL },

@@ -300,8 +300,8 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 		ret = -ENOMEM;
 		goto err_free_ranges;
 	}
-	priv->pal = kvzalloc(struct_size(priv->pal, ranges,
-					 get_dma_buf.nr_ranges), GFP_KERNEL_ACCOUNT);
+	priv->pal = kvzalloc(struct_size(priv->pal, ranges, get_dma_buf.nr_ranges),
+			     GFP_KERNEL_ACCOUNT);
 	if (!priv->pal) {
 		ret = -ENOMEM;
 		goto err_free_priv;

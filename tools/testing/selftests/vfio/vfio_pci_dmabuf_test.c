@@ -475,10 +475,11 @@ TEST_F(vfio_pci_dmabuf_test, refuse_total_overflow)
 	 * The lengths add up to 2^64, which wraps to 0. The sum is checked
 	 * before each range is placed in the BAR, where the first range
 	 * would get EOVERFLOW (its start wraps): EINVAL shows that the sum
-	 * was refused. (Ranges whose sum wraps never all fit in a BAR
-	 * smaller than 2^46 bytes: the kernel copies at most 4 MiB of
-	 * them, 2^18 ranges. On such a BAR the sum check refuses early
-	 * what the range checks would refuse anyway.)
+	 * was refused. (On x86-64 with 4 KiB pages the kernel copies at
+	 * most 4 MiB of ranges, 2^18 of them: ranges whose sum wraps never
+	 * all fit in a BAR smaller than 2^46 bytes, and on such a BAR the
+	 * sum check refuses early what the range checks would refuse
+	 * anyway.) The offset assumes 4 KiB pages, as the whole test does.
 	 */
 	struct vfio_region_dma_range r[2] = {
 		{ .offset = ~0ull & ~(u64)(SZ_4K - 1), .length = 1ull << 63 },

@@ -9,8 +9,9 @@
  *
  * QEMU masks every address the engine puts on the bus with the device's
  * dma_mask property, 28 bits unless the command line sets it: an IOVA
- * above the mask is cut, not refused, and the transfer silently goes
- * elsewhere. The tests choose their IOVAs (or the IOVA allocator does),
+ * above the mask is cut, not refused, and the transfer goes elsewhere
+ * with no error the guest can see (QEMU only logs "clamping" on its own
+ * console). The tests choose their IOVAs (or the IOVA allocator does),
  * not this driver, so the guest must give edu a mask that covers them,
  * e.g. "-device edu,dma_mask=0xffffffffff".
  */
