@@ -113,5 +113,9 @@ apt_mirror() {
 	done | sed -n 1p
 }
 
+# The series' KUnit suite: the first "kunit" line of the manifest names it
+# (kunit.filter_glob takes one glob).
+kunit_suite() { awk '$1 == "kunit" { print $3; exit }' "$CI_DIR/expect"; }
+
 # Number of parallel jobs for make.
 jobs() { nproc 2>/dev/null || echo 2; }
