@@ -267,6 +267,10 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * buffer as a &struct dma_buf_phys_list, and the PCI P2P provider they
  * belong to. It exists for an importer that maps the memory into an IOMMU
  * itself, iommufd, and for memory without struct pages such as a PCI BAR.
+ * The type describes MMIO only: every list names its provider, and
+ * importers map the ranges as device memory (iommufd maps them with
+ * IOMMU_MMIO and without IOMMU_CACHE). Memory with struct pages has the
+ * scatterlist type.
  *
  * Raw physical addresses bypass every check that the DMA API makes, so
  * the type is restricted: the map and unmap functions and the type itself
@@ -366,6 +370,10 @@ int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
 	size_t i;
 	int ret = 0;
 
+	if (!pal->provider) {
+		*why = "no P2P provider";
+		return -EINVAL;
+	}
 	if (!pal->nr_ranges) {
 		*why = "no range";
 		return -EINVAL;

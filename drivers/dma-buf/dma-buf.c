@@ -988,7 +988,6 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * 1. These &dma_buf_ops callbacks are invoked with unlocked dma-buf
  *    reservation and exporter can take the lock:
  *
- *     - &dma_buf_ops.get_mapping_offers()
  *     - &dma_buf_ops.attach()
  *     - &dma_buf_ops.detach()
  *     - &dma_buf_ops.release()
@@ -999,6 +998,7 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * 2. These &dma_buf_ops callbacks are invoked with locked dma-buf
  *    reservation and exporter can't take the lock:
  *
+ *     - &dma_buf_ops.get_mapping_offers()
  *     - &dma_buf_ops.pin()
  *     - &dma_buf_ops.unpin()
  *     - &dma_buf_ops.map_dma_buf()
@@ -1064,14 +1064,26 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * allows, as before.
  *
  * Locking: &dma_buf_ops.get_mapping_offers and &dma_buf_mapping_type.match
- * run in process context, from the attach functions, without the dma-buf's
- * reservation lock (the core asserts this with lockdep), before
+ * run in process context, from the attach functions, with the dma-buf's
+ * reservation lock held (the core takes it; the callbacks must not), before
  * &dma_buf_ops.attach and before the attachment is on the dma-buf's list,
- * so that no other thread can see the attachment yet. They may sleep and
- * may take the reservation lock. Only &dma_buf_attachment.dmabuf,
- * &dma_buf_attachment.dev, &dma_buf_attachment.importer_ops and
- * &dma_buf_attachment.importer_priv are set; &dma_buf_attachment.priv is
- * not. A match check writes to the attachment only when it returns 0.
+ * so that no other thread can see the attachment yet. Only
+ * &dma_buf_attachment.dmabuf, &dma_buf_attachment.dev,
+ * &dma_buf_attachment.importer_ops and &dma_buf_attachment.importer_priv
+ * are set; &dma_buf_attachment.priv is not. A match check writes to the
+ * attachment only when it returns 0.
+ *
+ * The lock is what keeps the offers valid while they are checked: what an
+ * offer points to (a P2P provider, for one) may belong to a device that the
+ * exporter stops using when it revokes the buffer, and exporters revoke
+ * under the reservation lock. An exporter that can revoke therefore
+ * returns no offer while revoked, and the offer it returns stays valid
+ * until the lock is dropped. The copy of the picked offer in
+ * &dma_buf_attachment.map_offer is for the exporter and the type's map
+ * functions, which run under the lock or after a map that checked the
+ * buffer is not revoked; nobody else may follow its pointers later. An
+ * exporter without &dma_buf_ops.get_mapping_offers offers the scatterlist
+ * type without a provider, and the core takes no lock for it.
  *
  * A driver-private type needs no change to the core: define a &struct
  * dma_buf_mapping_type, use &dma_buf_mapping_offer.exp_ops for its map and
@@ -1139,6 +1151,7 @@ static int dma_buf_match_mapping(struct dma_buf_attachment *attach,
 	int i, ret;
 
 	if (dmabuf->ops->get_mapping_offers) {
+		dma_resv_assert_held(dmabuf->resv);
 		nr_offers = dmabuf->ops->get_mapping_offers(attach, &offers);
 		if (nr_offers < 0)
 			return nr_offers;
@@ -1231,7 +1244,14 @@ dma_buf_mapping_attach(struct dma_buf *dmabuf, struct device *dev,
 	attach->importer_ops = importer_ops;
 	attach->importer_priv = importer_priv;
 
-	ret = dma_buf_match_mapping(attach, accepts, nr_accepts);
+	/* See "Locking" in `DMA-BUF Mapping Types`_ */
+	if (dmabuf->ops->get_mapping_offers) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		ret = dma_buf_match_mapping(attach, accepts, nr_accepts);
+		dma_resv_unlock(dmabuf->resv);
+	} else {
+		ret = dma_buf_match_mapping(attach, accepts, nr_accepts);
+	}
 	if (ret)
 		goto err_attach;
 

@@ -12,6 +12,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
@@ -67,6 +68,7 @@ struct mt_ctx {
 
 	/* What the callbacks saw. */
 	bool resv_held_in_offers;
+	bool resv_held_in_match;
 	bool on_list_in_offers;
 	bool priv_set_in_offers;
 	const struct dma_buf_mapping_type *type_in_attach;
@@ -102,6 +104,7 @@ static int mt_match(struct dma_buf_attachment *attach,
 	struct mt_ctx *ctx = mt_ctx(attach);
 
 	ctx->match_calls++;
+	ctx->resv_held_in_match = dma_resv_is_locked(attach->dmabuf->resv);
 	if (mt_fail(ctx))
 		return -ENOMEM;
 	if (o && o->match_ret)
@@ -116,13 +119,11 @@ static int mt_get_offers(struct dma_buf_attachment *attach,
 	struct dma_buf_attachment *other;
 
 	ctx->offer_calls++;
-	/* The callback runs unlocked and may take the reservation lock. */
+	/* The core holds the reservation lock, which protects the list. */
 	ctx->resv_held_in_offers = dma_resv_is_locked(attach->dmabuf->resv);
-	dma_resv_lock(attach->dmabuf->resv, NULL);
 	list_for_each_entry(other, &attach->dmabuf->attachments, node)
 		if (other == attach)
 			ctx->on_list_in_offers = true;
-	dma_resv_unlock(attach->dmabuf->resv);
 	ctx->priv_set_in_offers = !!attach->priv;
 
 	if (mt_fail(ctx))
@@ -792,7 +793,8 @@ static void dma_buf_mapping_offers_callback_context(struct kunit *test)
 	first = mt_attach_ok(ctx, &accept, 1);
 	second = mt_attach_ok(ctx, &accept, 1);
 	KUNIT_EXPECT_EQ(test, ctx->offer_calls, 2);
-	KUNIT_EXPECT_FALSE(test, ctx->resv_held_in_offers);
+	KUNIT_EXPECT_TRUE(test, ctx->resv_held_in_offers);
+	KUNIT_EXPECT_TRUE(test, ctx->resv_held_in_match);
 	KUNIT_EXPECT_FALSE(test, ctx->on_list_in_offers);
 	KUNIT_EXPECT_FALSE(test, ctx->priv_set_in_offers);
 	dma_buf_detach(ctx->dmabuf, second);
@@ -910,6 +912,9 @@ static const struct dma_buf_pal_exp_ops mt_pal_ops = {
 	.unmap = mt_pal_unmap,
 };
 
+/* The provider of the test's lists: the check only needs one to be named. */
+static struct p2pdma_provider mt_pal_provider;
+
 /* A list of @n ranges of @len bytes, @stride bytes apart. */
 static struct dma_buf_phys_list *mt_pal(struct kunit *test, size_t n,
 					phys_addr_t start, size_t len,
@@ -920,6 +925,7 @@ static struct dma_buf_phys_list *mt_pal(struct kunit *test, size_t n,
 
 	pal = kunit_kzalloc(test, struct_size(pal, ranges, n), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pal);
+	pal->provider = &mt_pal_provider;
 	pal->nr_ranges = n;
 	for (i = 0; i < n; i++) {
 		pal->ranges[i].paddr = start + i * stride;
@@ -934,6 +940,7 @@ struct mt_pal_case {
 	size_t n;
 	struct phys_vec ranges[4];
 	const char *why;	/* the reason the check gives, NULL if valid */
+	bool no_provider;
 };
 
 #define P(x) ((x) * PAGE_SIZE)
@@ -950,6 +957,7 @@ static const struct mt_pal_case mt_pal_cases[] = {
 	{ "disjoint ranges, descending", 4, 3,
 	  { { P(40), P(1) }, { P(20), P(2) }, { P(2), P(1) } }, NULL },
 	{ "last page of the address space", 1, 1, { { TOP_PAGE, P(1) } }, NULL },
+	{ "no provider", 4, 1, { { P(16), P(4) } }, "no P2P provider", true },
 	{ "no range", 4, 0, {}, "no range" },
 	{ "empty range", 4, 2, { { P(16), P(4) }, { P(32), 0 } }, "empty range" },
 	{ "unaligned start", 4, 1, { { P(16) + 1, P(4) } },
@@ -996,6 +1004,7 @@ static void dma_buf_mapping_pal_check(struct kunit *test)
 	pal = kunit_kzalloc(test, struct_size(pal, ranges, c->n ?: 1),
 			    GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, pal);
+	pal->provider = c->no_provider ? NULL : &mt_pal_provider;
 	pal->nr_ranges = c->n;
 	memcpy(pal->ranges, c->ranges, c->n * sizeof(c->ranges[0]));
 	ret = dma_buf_pal_check(P(c->size), pal, &why);

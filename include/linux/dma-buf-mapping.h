@@ -17,17 +17,19 @@ void dma_buf_free_sgt(struct dma_buf_attachment *attach, struct sg_table *sgt,
 
 /**
  * struct dma_buf_phys_list - CPU physical address list of a dma-buf
- * @provider: the PCI P2P provider whose MMIO the ranges are, or NULL.
+ * @provider: the PCI P2P provider whose MMIO the ranges are. Required: the
+ *	      type describes MMIO, which importers map as device memory.
  * @nr_ranges: number of entries in @ranges.
  * @ranges: the ranges, in the order of the bytes of the dma-buf: byte 0 of
  *	    the dma-buf is at @ranges[0].paddr. Each &phys_vec.len is a
  *	    length in bytes.
  *
  * What an attachment of the &dma_buf_mapping_pal type maps to. Before an
- * importer sees a list, dma_buf_pal_map() checks that it has at least one
- * range, that every range is page aligned and not empty, that no range
- * wraps around the physical address space or overlaps another, and that
- * the lengths add up to the size of the dma-buf.
+ * importer sees a list, dma_buf_pal_map() checks that it names a provider
+ * and has at least one range, that every range is page aligned and not
+ * empty, that no range wraps around the physical address space or
+ * overlaps another, and that the lengths add up to the size of the
+ * dma-buf.
  */
 struct dma_buf_phys_list {
 	struct p2pdma_provider *provider;

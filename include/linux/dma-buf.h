@@ -288,18 +288,19 @@ struct dma_buf_ops {
 	 * Types`_.
 	 *
 	 * This is called from the attach functions with the reservation lock
-	 * of the dma-buf *not* held, in process context, before
-	 * &dma_buf_ops.attach and before the attachment is on the dma-buf's
-	 * list. It may sleep and take the reservation lock. Of the
+	 * of the dma-buf held, in process context, before &dma_buf_ops.attach
+	 * and before the attachment is on the dma-buf's list. Of the
 	 * attachment only &dma_buf_attachment.dmabuf, &dma_buf_attachment.dev,
 	 * &dma_buf_attachment.importer_ops and
 	 * &dma_buf_attachment.importer_priv are set at that point.
 	 *
 	 * The array returned in @offers stays owned by the exporter and must
-	 * stay valid until the call returns: the core copies the offer it
-	 * picks into the attachment. What the offers point to (their
-	 * &dma_buf_mapping_offer.exp_ops, provider or private data) must
-	 * stay valid for as long as the dma-buf.
+	 * stay valid until the reservation lock is dropped: the core checks
+	 * the offers under the lock and copies the one it picks into the
+	 * attachment. &dma_buf_mapping_offer.exp_ops and private data must
+	 * stay valid for as long as the dma-buf. A P2P provider only needs to
+	 * stay valid until the buffer is revoked, which the exporter does
+	 * under the reservation lock: a revoked buffer offers nothing.
 	 *
 	 * This callback is optional. Without it the exporter offers only the
 	 * scatterlist type &dma_buf_mapping_sgt, through @map_dma_buf and
@@ -504,8 +505,9 @@ struct dma_buf_attach_ops {
  * struct dma_buf_mapping_type - an address form exporter and importer agree on
  * @name: short name, shown in debugfs.
  * @match: [optional] decides whether an offer and an accept of this type fit
- *	   a given attachment. Called with the locking described for
- *	   &dma_buf_ops.get_mapping_offers. Returns 0 when they fit; the
+ *	   a given attachment. Called under the reservation lock with the
+ *	   exporter's offers (&dma_buf_ops.get_mapping_offers), and without
+ *	   it for an exporter that has none. Returns 0 when they fit; the
  *	   callback may then record type-specific results in the attachment
  *	   (the scatterlist type sets &dma_buf_attachment.peer2peer, for
  *	   example). Returns -EOPNOTSUPP when they do not, and the core tries

@@ -208,8 +208,8 @@ struct iopt_pages_dmabuf_track {
  *            finds @pal NULL and does nothing; the map then fails with
  *            the exporter's -ENODEV.
  *  mapped:   @attach and @pal are set together by iopt_map_dmabuf(),
- *            under the dma-buf's reservation lock, before any area uses
- *            the pages. The areas using the pages map @pal into their
+ *            under the dma-buf's reservation lock and pages->mutex,
+ *            before any area uses the pages. The areas using the pages map @pal into their
  *            domains.
  *  revoked:  the exporter's invalidate_mappings (iopt_revoke_notify(),
  *            under the reservation lock, taking pages->mutex) unmapped
@@ -219,13 +219,8 @@ struct iopt_pages_dmabuf_track {
  *  gone:     iopt_release_pages() returns @pal if still mapped, unpins
  *            and detaches.
  *
- * @pal is written under the reservation lock, and also under
- * pages->mutex once areas can reach the pages (revoke). Setting it in
- * iopt_map_dmabuf() and clearing it in iopt_release_pages() take the
- * reservation lock only: the one path that reaches the pages outside
- * those calls, from attach until detach, is the revoke callback through
- * the attachment, and it runs under the reservation lock too. Readers
- * hold pages->mutex or the reservation lock.
+ * @pal is written under both the reservation lock and pages->mutex (map,
+ * revoke, release, in that lock order); readers hold either.
  */
 struct iopt_pages_dmabuf {
 	struct dma_buf_attachment *attach;

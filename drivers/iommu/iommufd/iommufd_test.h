@@ -54,6 +54,7 @@ enum {
 	MOCK_DMABUF_BAD_OVERLAP,	/* the first page listed twice */
 	MOCK_DMABUF_BAD_SHORT,		/* ranges a page short of the size */
 	MOCK_DMABUF_BAD_LONG,		/* ranges a page longer than the size */
+	MOCK_DMABUF_BAD_NO_PROVIDER,	/* a list that names no P2P provider */
 	MOCK_DMABUF_NR_LAYOUTS,
 };
 

@@ -1534,9 +1534,11 @@ static int iopt_map_dmabuf(struct iommufd_ctx *ictx, struct iopt_pages *pages,
 		goto err_unpin;
 	}
 
-	/* Under the lock revoke takes: see struct iopt_pages_dmabuf */
+	/* Under both locks revoke takes: see struct iopt_pages_dmabuf */
+	mutex_lock(&pages->mutex);
 	pages->dmabuf.attach = attach;
 	pages->dmabuf.pal = pal;
+	mutex_unlock(&pages->mutex);
 	dma_resv_unlock(dmabuf->resv);
 
 	/* On success iopt_release_pages() will detach and put the dmabuf. */
@@ -1686,9 +1688,11 @@ void iopt_release_pages(struct kref *kref)
 		struct dma_buf *dmabuf = pages->dmabuf.attach->dmabuf;
 
 		dma_resv_lock(dmabuf->resv, NULL);
+		mutex_lock(&pages->mutex);
 		if (pages->dmabuf.pal)
 			dma_buf_pal_unmap(pages->dmabuf.attach, pages->dmabuf.pal);
 		pages->dmabuf.pal = NULL;
+		mutex_unlock(&pages->mutex);
 		dma_buf_unpin(pages->dmabuf.attach);
 		dma_resv_unlock(dmabuf->resv);
 		dma_buf_detach(dmabuf, pages->dmabuf.attach);

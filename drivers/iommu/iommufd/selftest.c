@@ -11,6 +11,7 @@
 #include <linux/fault-inject.h>
 #include <linux/file.h>
 #include <linux/iommu.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/platform_device.h>
 #include <linux/slab.h>
 #include <linux/sizes.h>
@@ -1962,6 +1963,12 @@ struct iommufd_test_dma_buf {
 	size_t length;
 	bool revoked;
 	struct dma_buf_phys_list *pal;
+	/*
+	 * The type is for MMIO and every list names a provider. The mock's
+	 * memory is kernel RAM that only mock domains map, and they do no
+	 * DMA: the provider is named and never used.
+	 */
+	struct p2pdma_provider provider;
 	/* Lists handed out and not returned yet, under the resv lock */
 	unsigned int pal_maps;
 };
@@ -2056,9 +2063,9 @@ static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
  * per page (in order or reversed), or a list that breaks one of the rules
  * dma_buf_pal_map() checks.
  */
-static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
-							  size_t len,
-							  unsigned int layout)
+static struct dma_buf_phys_list *
+iommufd_test_dma_buf_pal(void *memory, size_t len, unsigned int layout,
+			 struct p2pdma_provider *provider)
 {
 	phys_addr_t paddr = virt_to_phys(memory);
 	size_t range_len = 0, nr = 1, i;
@@ -2087,6 +2094,7 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 	pal = kzalloc_flex(*pal, ranges, nr);
 	if (!pal)
 		return NULL;
+	pal->provider = provider;
 	pal->nr_ranges = nr;
 	pal->ranges[0].paddr = paddr;
 	pal->ranges[0].len = len;
@@ -2121,6 +2129,9 @@ static struct dma_buf_phys_list *iommufd_test_dma_buf_pal(void *memory,
 		break;
 	case MOCK_DMABUF_BAD_LONG:
 		pal->ranges[0].len += PAGE_SIZE;
+		break;
+	case MOCK_DMABUF_BAD_NO_PROVIDER:
+		pal->provider = NULL;
 		break;
 	}
 	return pal;
@@ -2157,7 +2168,8 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 		rc = -ENOMEM;
 		goto err_free;
 	}
-	priv->pal = iommufd_test_dma_buf_pal(priv->memory, len, layout);
+	priv->pal = iommufd_test_dma_buf_pal(priv->memory, len, layout,
+					     &priv->provider);
 	if (!priv->pal) {
 		rc = -ENOMEM;
 		goto err_free;

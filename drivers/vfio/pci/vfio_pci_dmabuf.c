@@ -10,27 +10,26 @@
 MODULE_IMPORT_NS("DMA_BUF");
 
 /*
- * The dma-buf outlives the VFIO device: vfio_pci_dma_buf_cleanup() clears
- * @vdev when the device is closed. What attach and map need is held here
- * on its own: a reference on the PCI device, and a copy of the device's
- * P2P provider, which is device-managed memory that goes away when
- * vfio-pci unbinds.
+ * The dma-buf outlives the VFIO device: vfio_pci_dma_buf_cleanup() revokes
+ * it and clears @vdev when the device is closed, before vfio-pci can
+ * unbind. The P2P provider in @pal is device-managed memory that goes away
+ * at unbind: it is only used under the reservation lock while the buffer
+ * is not revoked (offers, map), or by an importer that mapped the list and
+ * gives it back when the buffer is revoked.
  */
 struct vfio_pci_dma_buf {
 	struct dma_buf *dmabuf;
 	struct vfio_pci_core_device *vdev;
-	struct pci_dev *pdev;
 	struct list_head dmabufs_elm;
 	size_t size;
-	struct p2pdma_provider provider;
 	struct dma_buf_phys_list *pal;
 	struct dma_buf_mapping_offer offers[2];
 	u8 nr_offers;
 	struct kref kref;
 	struct completion comp;
 	/*
-	 * Written under the reservation lock and memory_lock; the offers
-	 * and attach callbacks read it without them.
+	 * Written under the reservation lock and memory_lock; the attach
+	 * path reads it without them.
 	 */
 	bool revoked;
 };
@@ -41,12 +40,11 @@ static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
 
 	/*
-	 * The scatterlist offer names the BAR's P2P provider, whose PCI
-	 * state goes away when vfio-pci unbinds: a revoked buffer offers
-	 * nothing. The attach callback checks again, under no lock either;
-	 * the pci_dev itself is held by the dma-buf.
+	 * Called under the reservation lock, which revoke takes: a buffer
+	 * that is not revoked has a live provider until the lock is dropped.
 	 */
-	if (READ_ONCE(priv->revoked))
+	dma_resv_assert_held(priv->dmabuf->resv);
+	if (priv->revoked)
 		return -ENODEV;
 	*offers = priv->offers;
 	return priv->nr_offers;
@@ -156,7 +154,6 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		up_write(&priv->vdev->memory_lock);
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
-	pci_dev_put(priv->pdev);
 	kvfree(priv->pal);
 	kfree(priv);
 }
@@ -321,8 +318,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	 * iommufd takes the physical list; DMA API importers get a
 	 * scatterlist if they take MMIO and can reach the BAR.
 	 */
-	priv->provider = *provider;
-	priv->pal->provider = &priv->provider;
+	priv->pal->provider = provider;
 	/*
 	 * The uAPI lets ranges overlap; the physical address list type does
 	 * not. Such a dma-buf is offered as a scatterlist only.
@@ -333,7 +329,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	if (!ret)
 		priv->offers[priv->nr_offers++] =
 			dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
-	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(&priv->provider);
+	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(provider);
 
 	kfree(dma_ranges);
 	dma_ranges = NULL;
@@ -348,11 +344,9 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	exp_info.flags = get_dma_buf.open_flags;
 	exp_info.priv = priv;
 
-	priv->pdev = pci_dev_get(vdev->pdev);
 	priv->dmabuf = dma_buf_export(&exp_info);
 	if (IS_ERR(priv->dmabuf)) {
 		ret = PTR_ERR(priv->dmabuf);
-		pci_dev_put(priv->pdev);
 		goto err_dev_put;
 	}
 
