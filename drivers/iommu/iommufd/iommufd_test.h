@@ -31,6 +31,7 @@ enum {
 	IOMMU_TEST_OP_PASID_CHECK_HWPT,
 	IOMMU_TEST_OP_DMABUF_GET,
 	IOMMU_TEST_OP_DMABUF_REVOKE,
+	IOMMU_TEST_OP_DMABUF_READ_MAP,
 };
 
 enum {
@@ -214,6 +215,19 @@ struct iommu_test_cmd {
 			__s32 dmabuf_fd;
 			__u32 revoked;
 		} dmabuf_revoke;
+		/*
+		 * For each of @npages pages from @iova of the mock domain
+		 * @id, the offset in the mock dma-buf's memory that the page
+		 * translates to, or ~0 when it translates to nothing or to
+		 * memory outside the dma-buf: @npages __u64 at @uptr.
+		 */
+		struct {
+			__s32 dmabuf_fd;
+			__u32 __reserved;
+			__aligned_u64 iova;
+			__aligned_u64 npages;
+			__aligned_u64 uptr;
+		} dmabuf_read_map;
 	};
 	__u32 last;
 };

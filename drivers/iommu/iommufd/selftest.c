@@ -2231,6 +2231,64 @@ err_put:
 	return rc;
 }
 
+/*
+ * Read back what the mock domain maps at each page from @iova, as offsets
+ * in the memory of the mock dma-buf, so that the test can compare the
+ * order of the pages with the layout it asked for.
+ */
+static int iommufd_test_dmabuf_read_map(struct iommufd_ucmd *ucmd,
+					unsigned int mockpt_id, int fd,
+					unsigned long iova, u64 npages,
+					u64 __user *uptr)
+{
+	struct iommufd_test_dma_buf *priv;
+	struct iommufd_hw_pagetable *hwpt;
+	struct mock_iommu_domain *mock;
+	struct dma_buf *dmabuf;
+	phys_addr_t base;
+	u64 i;
+	int rc = 0;
+
+	if (!npages || npages > SZ_1M)
+		return -EINVAL;
+
+	hwpt = get_md_pagetable(ucmd, mockpt_id, &mock);
+	if (IS_ERR(hwpt))
+		return PTR_ERR(hwpt);
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf)) {
+		rc = PTR_ERR(dmabuf);
+		goto out_put_hwpt;
+	}
+	if (dmabuf->ops != &iommufd_test_dmabuf_ops) {
+		rc = -EOPNOTSUPP;
+		goto out_put;
+	}
+	priv = dmabuf->priv;
+	base = virt_to_phys(priv->memory);
+
+	for (i = 0; i != npages; i++) {
+		phys_addr_t pa;
+		u64 offset = U64_MAX;
+
+		pa = mock->domain.ops->iova_to_phys(&mock->domain,
+						    iova + i * PAGE_SIZE);
+		if (pa >= base && pa - base < priv->length)
+			offset = pa - base;
+		if (put_user(offset, uptr + i)) {
+			rc = -EFAULT;
+			break;
+		}
+	}
+
+out_put:
+	dma_buf_put(dmabuf);
+out_put_hwpt:
+	iommufd_put_object(ucmd->ictx, &hwpt->obj);
+	return rc;
+}
+
 int iommufd_test(struct iommufd_ucmd *ucmd)
 {
 	struct iommu_test_cmd *cmd = ucmd->cmd;
@@ -2317,6 +2375,11 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 		return iommufd_test_dmabuf_revoke(ucmd,
 						  cmd->dmabuf_revoke.dmabuf_fd,
 						  cmd->dmabuf_revoke.revoked);
+	case IOMMU_TEST_OP_DMABUF_READ_MAP:
+		return iommufd_test_dmabuf_read_map(
+			ucmd, cmd->id, cmd->dmabuf_read_map.dmabuf_fd,
+			cmd->dmabuf_read_map.iova, cmd->dmabuf_read_map.npages,
+			u64_to_user_ptr(cmd->dmabuf_read_map.uptr));
 	default:
 		return -EOPNOTSUPP;
 	}

@@ -1632,13 +1632,51 @@ TEST_F(iommufd_ioas, dmabuf_revoke)
  * the last page: with ranges of two pages that slice starts and ends in
  * the middle of a range.
  */
+/*
+ * Which page of the mock dma-buf's memory holds page @k of the dma-buf, in
+ * a layout of @n pages: what the layouts of IOMMU_TEST_OP_DMABUF_GET
+ * promise, written independently of the kernel's walk.
+ */
+static size_t mock_dmabuf_page(unsigned int layout, size_t n, size_t k)
+{
+	switch (layout) {
+	case MOCK_DMABUF_PAGE_RANGES_REVERSED:
+		return n - 1 - k;
+	case MOCK_DMABUF_PAIR_RANGES_REVERSED:
+		return (n / 2 - 1 - k / 2) * 2 + k % 2;
+	default:
+		return k;
+	}
+}
+
+/*
+ * Read back what the mock domain @hwpt_id maps for @npages pages from
+ * @iova, which map the dma-buf from its page @first, and compare with the
+ * layout.
+ */
+static void check_dmabuf_map(struct __test_metadata *_metadata, int fd,
+			     __u32 hwpt_id, int dfd, unsigned int layout,
+			     size_t n, __u64 iova, size_t first, size_t npages)
+{
+	__u64 got[16];
+	size_t k;
+
+	ASSERT_GE(ARRAY_SIZE(got), npages);
+	ASSERT_EQ(0, _test_cmd_dmabuf_read_map(fd, hwpt_id, dfd, iova, npages,
+					       got));
+	for (k = 0; k != npages; k++)
+		ASSERT_EQ(mock_dmabuf_page(layout, n, first + k) * PAGE_SIZE,
+			  got[k]);
+}
+
 TEST_F(iommufd_ioas, dmabuf_ranges)
 {
 	static const unsigned int layouts[] = {
-		MOCK_DMABUF_PAGE_RANGES, MOCK_DMABUF_PAGE_RANGES_REVERSED,
+		MOCK_DMABUF_ONE_RANGE, MOCK_DMABUF_PAGE_RANGES,
+		MOCK_DMABUF_PAGE_RANGES_REVERSED,
 		MOCK_DMABUF_PAIR_RANGES_REVERSED,
 	};
-	size_t buf_size = PAGE_SIZE * 8;
+	size_t buf_size = PAGE_SIZE * 8, n = 8;
 	__u64 iova, iova2, iova3;
 	unsigned int i;
 	int dfd;
@@ -1651,6 +1689,13 @@ TEST_F(iommufd_ioas, dmabuf_ranges)
 					 &iova2);
 		test_err_ioctl_ioas_map_file(EINVAL, dfd, PAGE_SIZE, buf_size,
 					     &iova3);
+		/* Every page lands where the layout puts it */
+		if (variant->mock_domains) {
+			check_dmabuf_map(_metadata, self->fd, self->hwpt_id,
+					 dfd, layouts[i], n, iova, 0, n);
+			check_dmabuf_map(_metadata, self->fd, self->hwpt_id,
+					 dfd, layouts[i], n, iova2, 1, n - 2);
+		}
 		test_ioctl_ioas_unmap(iova, buf_size);
 		test_ioctl_ioas_unmap(iova2, buf_size - 2 * PAGE_SIZE);
 		close(dfd);

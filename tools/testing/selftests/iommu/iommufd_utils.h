@@ -598,6 +598,21 @@ static int _test_cmd_revoke_dmabuf(int fd, int dmabuf_fd, bool revoked)
 #define test_cmd_revoke_dmabuf(dmabuf_fd, revoke) \
 	ASSERT_EQ(0, _test_cmd_revoke_dmabuf(self->fd, dmabuf_fd, revoke))
 
+static int _test_cmd_dmabuf_read_map(int fd, __u32 hwpt_id, int dmabuf_fd,
+				     __u64 iova, size_t npages, __u64 *out)
+{
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_DMABUF_READ_MAP,
+		.id = hwpt_id,
+		.dmabuf_read_map = { .dmabuf_fd = dmabuf_fd, .iova = iova,
+				     .npages = npages,
+				     .uptr = (uintptr_t)out },
+	};
+
+	return ioctl(fd, IOMMU_TEST_CMD, &cmd);
+}
+
 static int _test_ioctl_destroy(int fd, unsigned int id)
 {
 	struct iommu_destroy cmd = {

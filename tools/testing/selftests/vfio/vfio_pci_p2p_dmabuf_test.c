@@ -14,9 +14,9 @@
  * In QEMU the exporter is ivshmem-plain, whose BAR 2 is a file on the
  * host, and the engine is edu. Every write into the BAR, and every DMA
  * write that must not land, is also reported on stdout, in the order they
- * happen, as
+ * happen, as a TAP comment line:
  *
- *   p2p-host-check fill|present|absent 0xOFFSET 0xLENGTH 0xSEED
+ *   # p2p-host-check fill|present|absent 0xOFFSET 0xLENGTH 0xSEED
  *
  * "fill" is a write by the CPU through the BAR's mmap, "present" a DMA
  * write that the engine completed, "absent" a DMA write that the engine
@@ -77,6 +77,10 @@ enum {
 	SLOT_CLOSE,
 	SLOT_UNBIND,
 	SLOT_NO_REMAP,
+	SLOT_IN_FLIGHT,
+	SLOT_UNBIND_RACE,
+	SLOT_DESCENDING,
+	SLOT_MANY_RANGES,
 	NR_SLOTS,
 };
 
@@ -94,6 +98,9 @@ enum {
 #define REVOKE_LEN	0x200
 
 #define MIN_BAR_SIZE	(2 * NR_SLOTS * SLOT_SIZE)
+
+/* many_ranges: a slot cut in pages, listed in a scrambled order. */
+#define MANY_RANGES	(SLOT_SIZE / SZ_4K)
 
 static const char *exporter_bdf;
 static const char *engine_bdf;
@@ -126,7 +133,7 @@ static long pattern_mismatch(const u8 *buf, u64 bar_off, u64 len, u8 seed)
 
 static void host_check(const char *what, u64 bar_off, u64 len, u8 seed)
 {
-	printf("p2p-host-check %s 0x%llx 0x%llx 0x%02x\n", what,
+	printf("# p2p-host-check %s 0x%llx 0x%llx 0x%02x\n", what,
 	       (unsigned long long)bar_off, (unsigned long long)len, seed);
 	fflush(stdout);
 }
@@ -145,7 +152,7 @@ static int dmabuf_get(int device_fd, u32 bar,
 	struct {
 		struct vfio_device_feature hdr;
 		struct vfio_device_feature_dma_buf get;
-		struct vfio_region_dma_range ranges[2];
+		struct vfio_region_dma_range ranges[MANY_RANGES];
 	} req = {};
 
 	VFIO_ASSERT_LE(nr, ARRAY_SIZE(req.ranges));
@@ -479,6 +486,90 @@ TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
 }
 
 /*
+ * DMA of 2 * @half bytes through @iova, which is @half bytes before the
+ * end of the dma-buf range that maps BAR offset @end_off - @half and
+ * @half bytes into the next one, which starts at BAR offset @next_off:
+ * both halves land, each in its own range, and read back the same.
+ */
+static void __dma_across(struct __test_metadata *_metadata, struct p2p *p2p,
+			 iova_t iova, u64 end_off, u64 next_off, u64 half,
+			 u8 seed)
+{
+	u64 first = end_off - half;
+	u8 *ram = p2p->ram.vaddr;
+
+	bar_fill(p2p, first, half, ~seed);
+	bar_fill(p2p, next_off, half, ~seed);
+	fill_pattern(ram, first, half, seed);
+	fill_pattern(ram + half, next_off, half, seed);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, RAM_IOVA, iova,
+					    2 * half));
+	host_check("present", first, half, seed);
+	host_check("present", next_off, half, seed);
+	__bar_check(_metadata, p2p, first, half, seed, "write across ranges");
+	__bar_check(_metadata, p2p, next_off, half, seed,
+		    "write across ranges");
+
+	memset(ram, 0, 2 * half);
+	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, iova, RAM_IOVA,
+					    2 * half));
+	ASSERT_EQ(-1, pattern_mismatch(ram, first, half, seed));
+	ASSERT_EQ(-1, pattern_mismatch(ram + half, next_off, half, seed));
+}
+
+/*
+ * Two slices listed in descending BAR order: byte 0 of the dma-buf is in
+ * the slice that is higher in the BAR.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, multi_range_descending)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_DESCENDING);
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = base + SZ_32K, .length = SZ_4K },
+		{ .offset = base, .length = SZ_4K },
+	};
+	const u64 half = 0x100;
+
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
+	ASSERT_LE(0, p2p->dmabuf);
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
+				      BAR_IOVA));
+	__dma_across(_metadata, p2p, BAR_IOVA + SZ_4K - half,
+		     base + SZ_32K + SZ_4K, base, half, 0x38);
+	ASSERT_EQ(2 * SZ_4K, iommu_unmap_range(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
+}
+
+/*
+ * A slot cut in MANY_RANGES ranges of a page, listed in a scrambled order
+ * (page i of the dma-buf is page 5 * i mod MANY_RANGES of the slot), with
+ * a DMA across every boundary between two of them.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, many_ranges)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_MANY_RANGES);
+	struct vfio_region_dma_range r[MANY_RANGES];
+	const u64 half = 0x40;
+	unsigned int i;
+
+	for (i = 0; i < MANY_RANGES; i++) {
+		r[i].offset = base + (5 * i % MANY_RANGES) * SZ_4K;
+		r[i].length = SZ_4K;
+	}
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, MANY_RANGES);
+	ASSERT_LE(0, p2p->dmabuf);
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, SLOT_SIZE,
+				      BAR_IOVA));
+	for (i = 0; i + 1 < MANY_RANGES; i++)
+		__dma_across(_metadata, p2p,
+			     BAR_IOVA + (i + 1) * SZ_4K - half,
+			     r[i].offset + SZ_4K, r[i + 1].offset, half,
+			     0x40 + i);
+	ASSERT_EQ(SLOT_SIZE, iommu_unmap_range(p2p->iommu, BAR_IOVA, SLOT_SIZE));
+}
+
+/*
  * The first steps of every revoke test: the BAR is mapped and a DMA write
  * lands, and the bytes that the DMA after the revoke will target hold a
  * pattern the test knows.
@@ -538,6 +629,45 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_memory_decode)
 	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
 	revoke_blocked_dma(p2p, base, seed);
 	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * The most a revoke may take for revoke_in_flight to know that the write
+ * it races was still pending when the revoke returned: half of the 100 ms
+ * after which edu completes a transfer.
+ */
+#define IN_FLIGHT_MAX_US	50000
+
+/*
+ * Revoke while a DMA write into the BAR is in flight: the engine has
+ * started it and completes it about 100 ms later (edu: a QEMU timer). The
+ * revoke returns before that, so no byte may land.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_in_flight)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_IN_FLIGHT);
+	const u64 off = base + BLOCKED_OFF;
+	const u8 seed = 0x90;
+	u64 started, revoked;
+
+	revoke_prepare(p2p, base, seed);
+	fill_pattern(p2p->ram.vaddr, off, REVOKE_LEN, seed + 1);
+	vfio_pci_driver_memcpy_start(p2p->engine, RAM_IOVA, BAR_IOVA + off,
+				     REVOKE_LEN, 1);
+	started = now_us();
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoked = now_us();
+	ASSERT_EQ(0, vfio_pci_driver_memcpy_wait(p2p->engine));
+	host_check("absent", off, REVOKE_LEN, seed + 1);
+	printf("# p2p-timing revoke_in_flight %llu\n",
+	       (unsigned long long)(revoked - started));
+	ASSERT_GT(IN_FLIGHT_MAX_US, revoked - started)
+		TH_LOG("the revoke took %llu us: the write may have landed before it",
+		       (unsigned long long)(revoked - started));
 
 	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
 	revoke_restore(p2p, base, seed, p2p->dmabuf);
@@ -681,6 +811,113 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_unbind)
 	revoke_restore(p2p, base, seed, -1);
 }
 
+/* unbind_race: a thread that maps and unmaps a dma-buf until told to stop. */
+struct map_race {
+	struct iommu *iommu;
+	int dmabuf;
+	bool stop;
+	unsigned long maps;
+	unsigned long revoked;
+	unsigned long errors;
+	int err;
+};
+
+static void *map_race_thread(void *data)
+{
+	struct map_race *r = data;
+	u64 unmapped;
+	int ret;
+
+	while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+		ret = __iommu_map_file(r->iommu, r->dmabuf, 0, SZ_4K, PROBE_IOVA);
+		if (!ret)
+			ret = __iommu_unmap_range(r->iommu, PROBE_IOVA, SZ_4K,
+						  &unmapped);
+		if (!ret)
+			__atomic_add_fetch(&r->maps, 1, __ATOMIC_RELEASE);
+		else if (ret == -ENODEV)
+			__atomic_add_fetch(&r->revoked, 1, __ATOMIC_RELEASE);
+		else if (!r->errors++)
+			r->err = -ret;
+	}
+	return NULL;
+}
+
+/* Wait up to 10 s for *@counter to reach @n. */
+static bool wait_count(unsigned long *counter, unsigned long n)
+{
+	int i;
+
+	for (i = 0; i < 10000; i++) {
+		if (__atomic_load_n(counter, __ATOMIC_ACQUIRE) >= n)
+			return true;
+		usleep(1000);
+	}
+	return false;
+}
+
+/*
+ * Unbind racing attach: a thread maps and unmaps the dma-buf in a loop
+ * (each map attaches: the exporter's offers and the match run) while the
+ * exporter's device is closed, which revokes the dma-buf, unbound from
+ * vfio-pci, which frees its P2P state, and bound again. Every map either
+ * works or fails with ENODEV, and none works once the device was closed.
+ * Bounded in time: at most a few seconds of mapping on each side.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, unbind_race)
+{
+	struct p2p *p2p = &self->p2p;
+	struct unbind_args args = { .bdf = exporter_bdf };
+	struct pollfd pfd = { .events = POLLIN };
+	struct map_race race = { .iommu = p2p->iommu };
+	pthread_t mapper, unbinder;
+	unsigned long maps;
+	u64 count;
+
+	map_bar(p2p);
+	race.dmabuf = p2p->dmabuf;
+	ASSERT_EQ(0, pthread_create(&mapper, NULL, map_race_thread, &race));
+	ASSERT_TRUE(wait_count(&race.maps, 20));
+
+	pfd.fd = request_eventfd(p2p->exporter);
+	ASSERT_EQ(0, pthread_create(&unbinder, NULL, unbind_thread, &args));
+	if (poll(&pfd, 1, 10000) == 1)
+		ASSERT_EQ(sizeof(count), read(pfd.fd, &count, sizeof(count)));
+	vfio_pci_device_cleanup(p2p->exporter);
+	p2p->exporter = NULL;
+	ASSERT_EQ(0, close(pfd.fd));
+	ASSERT_EQ(0, pthread_join(unbinder, NULL));
+	ASSERT_EQ(0, args.ret) TH_LOG("unbind failed: %s", strerror(args.err));
+	/*
+	 * Maps go on against the revoked dma-buf, then across the bind: from
+	 * here on (20 refusals after the revoke, so no map that started
+	 * before it is still running), none may work.
+	 */
+	ASSERT_TRUE(wait_count(&race.revoked, 20));
+	maps = __atomic_load_n(&race.maps, __ATOMIC_ACQUIRE);
+	bind_vfio_pci(exporter_bdf);
+	open_exporter(_metadata, p2p);
+	count = __atomic_load_n(&race.revoked, __ATOMIC_ACQUIRE);
+	ASSERT_TRUE(wait_count(&race.revoked, count + 20));
+
+	__atomic_store_n(&race.stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(mapper, NULL));
+	ASSERT_EQ(0, race.errors)
+		TH_LOG("%lu maps failed, the first with %s", race.errors,
+		       strerror(race.err));
+	ASSERT_EQ(maps, race.maps)
+		TH_LOG("%lu maps of the revoked dma-buf worked",
+		       race.maps - maps);
+	printf("# unbind_race: %lu maps, %lu refused as revoked\n", race.maps,
+	       race.revoked);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	/* The device works again through a new dma-buf. */
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
+	map_bar(p2p);
+	p2p_write(p2p, slot(SLOT_UNBIND_RACE), REVOKE_LEN, 0xa0);
+}
+
 /*
  * iommufd does not map a dma-buf again when the exporter stops revoking
  * it: after memory decode is back on, DMA still does not land until
@@ -701,7 +938,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, no_automatic_remap)
 
 /*
  * Map the whole BAR, time the map and unmap, and DMA into its last page.
- * The figures are printed as "p2p-timing map_file|unmap BYTES USEC".
+ * The figures are printed as "# p2p-timing map_file|unmap BYTES USEC".
  */
 TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 {
@@ -716,7 +953,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, p2p->bar_size,
 				      BAR_IOVA));
 	t1 = now_us();
-	printf("p2p-timing map_file %llu %llu\n",
+	printf("# p2p-timing map_file %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
 
 	p2p_write(p2p, p2p->bar_size - SZ_4K + LAST_PAGE_WHOLE, 0x400, 0x90);
@@ -724,7 +961,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	t0 = now_us();
 	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
 	t1 = now_us();
-	printf("p2p-timing unmap %llu %llu\n",
+	printf("# p2p-timing unmap %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
 	fflush(stdout);
 }

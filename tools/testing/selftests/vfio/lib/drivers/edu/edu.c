@@ -114,8 +114,9 @@ static void edu_dma_wait(struct vfio_pci_device *device)
 	}
 }
 
-static void edu_dma(struct vfio_pci_device *device, u64 src, u64 dst,
-		    u64 size, u32 cmd)
+/* Start a transfer; it completes about 100 ms later. */
+static void edu_dma_start(struct vfio_pci_device *device, u64 src, u64 dst,
+			  u64 size, u32 cmd)
 {
 	void *bar = edu_bar(device);
 
@@ -123,6 +124,12 @@ static void edu_dma(struct vfio_pci_device *device, u64 src, u64 dst,
 	writeq(dst, bar + EDU_DMA_DST);
 	writeq(size, bar + EDU_DMA_COUNT);
 	writel(cmd | EDU_DMA_CMD_START, bar + EDU_DMA_CMD);
+}
+
+static void edu_dma(struct vfio_pci_device *device, u64 src, u64 dst,
+		    u64 size, u32 cmd)
+{
+	edu_dma_start(device, src, dst, size, cmd);
 	edu_dma_wait(device);
 }
 
@@ -155,8 +162,12 @@ static void edu_remove(struct vfio_pci_device *device)
 }
 
 /*
- * The engine has no queue: memcpy_start() records the request and does
- * the first transfer (the DMA read of @src); memcpy_wait() does the rest.
+ * The engine has no queue and copies through its own buffer:
+ * memcpy_start() records the request, does the first DMA read of @src
+ * into the buffer and starts the DMA write of the buffer to @dst, which
+ * is still in flight when it returns (for about 100 ms: a test can act
+ * on the target while the write is pending); memcpy_wait() waits for it
+ * and does the rest.
  */
 static void edu_memcpy_start(struct vfio_pci_device *device,
 			     iova_t src, iova_t dst, u64 size, u64 count)
@@ -167,6 +178,7 @@ static void edu_memcpy_start(struct vfio_pci_device *device,
 		.src = src, .dst = dst, .size = size, .count = count,
 	};
 	edu_dma(device, src, EDU_BUFFER_ADDR, size, 0);
+	edu_dma_start(device, EDU_BUFFER_ADDR, dst, size, EDU_DMA_CMD_TO_RAM);
 }
 
 static int edu_memcpy_wait(struct vfio_pci_device *device)
@@ -174,9 +186,9 @@ static int edu_memcpy_wait(struct vfio_pci_device *device)
 	struct edu_state *edu = to_edu_state(device);
 	u64 i;
 
-	for (i = 0; i < edu->count; i++) {
-		if (i)
-			edu_dma(device, edu->src, EDU_BUFFER_ADDR, edu->size, 0);
+	edu_dma_wait(device);
+	for (i = 1; i < edu->count; i++) {
+		edu_dma(device, edu->src, EDU_BUFFER_ADDR, edu->size, 0);
 		edu_dma(device, EDU_BUFFER_ADDR, edu->dst, edu->size,
 			EDU_DMA_CMD_TO_RAM);
 	}
