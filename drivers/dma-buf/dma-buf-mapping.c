@@ -270,19 +270,23 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * The type describes MMIO only: every list names its provider, and
  * importers map the ranges as device memory (iommufd maps them with
  * IOMMU_MMIO and without IOMMU_CACHE). Memory with struct pages has the
- * scatterlist type.
+ * scatterlist type. One exporter does not fit yet: nvgrace-gpu's device
+ * memory, which vfio-pci exports with the provider of BAR 0, is cacheable,
+ * and iommufd maps it as MMIO, as it did before this type existed; a
+ * memory kind in the list can come with the importer that needs it.
  *
- * Raw physical addresses bypass every check that the DMA API makes, so
- * the type is restricted: the map and unmap functions and the type itself
- * are exported to iommufd only, dma_buf_pal_offer() to the exporters that
- * use it (vfio-pci, and iommufd's test exporter); the dma-buf KUnit tests
- * get both. Only attachments that honour revoke match. An exporter whose
- * layout may break the rules below checks it with dma_buf_pal_check() and
- * does not offer the type then. The exporter's &dma_buf_pal_exp_ops are
- * reached through dma_buf_pal_map() and dma_buf_pal_unmap() only, which
- * check that the attachment is of the type and validate every list the
- * exporter returns before the importer sees it. A bad list fails the map
- * with -EINVAL and a warning, printed once, that names the exporter.
+ * Raw physical addresses bypass every check that the DMA API makes, so the
+ * type is restricted: the map and unmap functions and the type itself are
+ * exported to iommufd only, dma_buf_pal_offer() to the exporters that use it
+ * (vfio-pci; iommufd's test exporter builds its offer from the type itself);
+ * the dma-buf KUnit tests get both. Only attachments that honour revoke
+ * match. An exporter whose layout may break the rules below checks it with
+ * dma_buf_pal_check() and does not offer the type then. The exporter's
+ * &dma_buf_pal_exp_ops are reached through dma_buf_pal_map() and
+ * dma_buf_pal_unmap() only, which check that the attachment is of the type
+ * and validate every list the exporter returns before the importer sees it.
+ * A bad list fails the map with -EINVAL and a warning, printed once, that
+ * names the exporter.
  *
  * Revoke is the contract that makes raw addresses safe to hand out. The
  * exporter revokes with dma_buf_invalidate_mappings(), under the
@@ -335,7 +339,7 @@ dma_buf_pal_offer(const struct dma_buf_pal_exp_ops *ops)
 		.exp_ops = ops,
 	};
 }
-EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_offer, "vfio_pci_core,iommufd,dmabuf_kunit");
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_offer, "vfio_pci_core,dmabuf_kunit");
 
 static int dma_buf_phys_vec_cmp(const void *a, const void *b)
 {

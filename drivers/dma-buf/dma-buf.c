@@ -1064,10 +1064,13 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * allows, as before.
  *
  * Locking: &dma_buf_ops.get_mapping_offers and &dma_buf_mapping_type.match
- * run in process context, from the attach functions, with the dma-buf's
- * reservation lock held (the core takes it; the callbacks must not), before
+ * run in process context, from the attach functions, before
  * &dma_buf_ops.attach and before the attachment is on the dma-buf's list,
- * so that no other thread can see the attachment yet. Only
+ * so that no other thread can see the attachment yet. For an exporter with
+ * &dma_buf_ops.get_mapping_offers they run with the dma-buf's reservation
+ * lock held (the core takes it; the callbacks must not); the implicit
+ * scatterlist offer of an exporter without it names no provider and is
+ * matched without the lock. Only
  * &dma_buf_attachment.dmabuf, &dma_buf_attachment.dev,
  * &dma_buf_attachment.importer_ops and &dma_buf_attachment.importer_priv
  * are set; &dma_buf_attachment.priv is not. A match check writes to the
@@ -1081,9 +1084,7 @@ dma_buf_pin_on_map(struct dma_buf_attachment *attach)
  * until the lock is dropped. The copy of the picked offer in
  * &dma_buf_attachment.map_offer is for the exporter and the type's map
  * functions, which run under the lock or after a map that checked the
- * buffer is not revoked; nobody else may follow its pointers later. An
- * exporter without &dma_buf_ops.get_mapping_offers offers the scatterlist
- * type without a provider, and the core takes no lock for it.
+ * buffer is not revoked; nobody else may follow its pointers later.
  *
  * A driver-private type needs no change to the core: define a &struct
  * dma_buf_mapping_type, use &dma_buf_mapping_offer.exp_ops for its map and

@@ -229,7 +229,7 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 
 /*
  * Readers find the structure under RCU without the device's driver binding
- * (pci_has_p2pmem(), pci_p2pdma_map_type()), pool or not: the structure
+ * (pci_has_p2pmem(), calc_map_type_and_dist()), pool or not: the structure
  * and its map type cache go after a grace period.
  */
 static void pci_p2pdma_free_rcu(struct rcu_head *rcu)

@@ -612,7 +612,9 @@ extern const struct dma_buf_mapping_type dma_buf_mapping_sgt;
  * @importer_priv: importer specific attachment data.
  * @map_offer: the exporter's offer chosen at attach time; its type is the
  *	       mapping type of the attachment. Set before &dma_buf_ops.attach
- *	       is called and never changed afterwards.
+ *	       is called and never changed afterwards. Its P2P provider was
+ *	       valid while the offer was checked; it is not valid once the
+ *	       buffer is revoked, and importers must not follow it.
  * @map_accept: the importer's accept chosen at attach time, of the same
  *		type as @map_offer.
  *

@@ -209,8 +209,8 @@ struct iopt_pages_dmabuf_track {
  *            the exporter's -ENODEV.
  *  mapped:   @attach and @pal are set together by iopt_map_dmabuf(),
  *            under the dma-buf's reservation lock and pages->mutex,
- *            before any area uses the pages. The areas using the pages map @pal into their
- *            domains.
+ *            before any area uses the pages. The areas using the pages
+ *            map @pal into their domains.
  *  revoked:  the exporter's invalidate_mappings (iopt_revoke_notify(),
  *            under the reservation lock, taking pages->mutex) unmapped
  *            every domain, returned @pal with dma_buf_pal_unmap() and

@@ -2045,6 +2045,12 @@ static int
 iommufd_test_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 				const struct dma_buf_mapping_offer **offers)
 {
+	struct iommufd_test_dma_buf *priv = attachment->dmabuf->priv;
+
+	/* As a real exporter: nothing is offered while revoked. */
+	dma_resv_assert_held(attachment->dmabuf->resv);
+	if (priv->revoked)
+		return -ENODEV;
 	*offers = &iommufd_test_dma_buf_offer;
 	return 1;
 }
@@ -2237,10 +2243,11 @@ err_put:
  * order of the pages with the layout it asked for.
  */
 static int iommufd_test_dmabuf_read_map(struct iommufd_ucmd *ucmd,
-					unsigned int mockpt_id, int fd,
-					unsigned long iova, u64 npages,
-					u64 __user *uptr)
+					const struct iommu_test_cmd *cmd)
 {
+	u64 __user *uptr = u64_to_user_ptr(cmd->dmabuf_read_map.uptr);
+	unsigned long iova = cmd->dmabuf_read_map.iova;
+	u64 npages = cmd->dmabuf_read_map.npages;
 	struct iommufd_test_dma_buf *priv;
 	struct iommufd_hw_pagetable *hwpt;
 	struct mock_iommu_domain *mock;
@@ -2252,11 +2259,11 @@ static int iommufd_test_dmabuf_read_map(struct iommufd_ucmd *ucmd,
 	if (!npages || npages > SZ_1M)
 		return -EINVAL;
 
-	hwpt = get_md_pagetable(ucmd, mockpt_id, &mock);
+	hwpt = get_md_pagetable(ucmd, cmd->id, &mock);
 	if (IS_ERR(hwpt))
 		return PTR_ERR(hwpt);
 
-	dmabuf = dma_buf_get(fd);
+	dmabuf = dma_buf_get(cmd->dmabuf_read_map.dmabuf_fd);
 	if (IS_ERR(dmabuf)) {
 		rc = PTR_ERR(dmabuf);
 		goto out_put_hwpt;
@@ -2280,6 +2287,7 @@ static int iommufd_test_dmabuf_read_map(struct iommufd_ucmd *ucmd,
 			rc = -EFAULT;
 			break;
 		}
+		cond_resched();
 	}
 
 out_put:
@@ -2376,10 +2384,9 @@ int iommufd_test(struct iommufd_ucmd *ucmd)
 						  cmd->dmabuf_revoke.dmabuf_fd,
 						  cmd->dmabuf_revoke.revoked);
 	case IOMMU_TEST_OP_DMABUF_READ_MAP:
-		return iommufd_test_dmabuf_read_map(
-			ucmd, cmd->id, cmd->dmabuf_read_map.dmabuf_fd,
-			cmd->dmabuf_read_map.iova, cmd->dmabuf_read_map.npages,
-			u64_to_user_ptr(cmd->dmabuf_read_map.uptr));
+		if (cmd->dmabuf_read_map.__reserved)
+			return -EOPNOTSUPP;
+		return iommufd_test_dmabuf_read_map(ucmd, cmd);
 	default:
 		return -EOPNOTSUPP;
 	}

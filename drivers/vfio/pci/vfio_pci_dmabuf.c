@@ -12,10 +12,10 @@ MODULE_IMPORT_NS("DMA_BUF");
 /*
  * The dma-buf outlives the VFIO device: vfio_pci_dma_buf_cleanup() revokes
  * it and clears @vdev when the device is closed, before vfio-pci can
- * unbind. The P2P provider in @pal is device-managed memory that goes away
- * at unbind: it is only used under the reservation lock while the buffer
- * is not revoked (offers, map), or by an importer that mapped the list and
- * gives it back when the buffer is revoked.
+ * unbind. The P2P provider in @pal belongs to the binding of vfio-pci and
+ * goes away at unbind: it is only used under the reservation lock while
+ * the buffer is not revoked (offers, map), or by an importer that mapped
+ * the list and gives it back when the buffer is revoked.
  */
 struct vfio_pci_dma_buf {
 	struct dma_buf *dmabuf;

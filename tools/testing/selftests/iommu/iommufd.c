@@ -1628,11 +1628,6 @@ TEST_F(iommufd_ioas, dmabuf_revoke)
 }
 
 /*
- * Several ranges map into one IOVA range, whole or without the first and
- * the last page: with ranges of two pages that slice starts and ends in
- * the middle of a range.
- */
-/*
  * Which page of the mock dma-buf's memory holds page @k of the dma-buf, in
  * a layout of @n pages: what the layouts of IOMMU_TEST_OP_DMABUF_GET
  * promise, written independently of the kernel's walk.
@@ -1669,6 +1664,11 @@ static void check_dmabuf_map(struct __test_metadata *_metadata, int fd,
 			  got[k]);
 }
 
+/*
+ * Several ranges map into one IOVA range, whole or without the first and
+ * the last page: with ranges of two pages that slice starts and ends in
+ * the middle of a range.
+ */
 TEST_F(iommufd_ioas, dmabuf_ranges)
 {
 	static const unsigned int layouts[] = {
