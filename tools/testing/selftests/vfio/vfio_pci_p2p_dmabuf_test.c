@@ -472,47 +472,6 @@ TEST_F(vfio_pci_p2p_dmabuf_test, p2p_write)
 }
 
 /*
- * A dma-buf of two slices of the BAR that are not adjacent, mapped at
- * BAR_IOVA: the IOVA range is contiguous, the BAR ranges are not.
- */
-TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
-{
-	struct p2p *p2p = &self->p2p;
-	const u64 base = slot(SLOT_MULTI_RANGE);
-	struct vfio_region_dma_range r[2] = {
-		{ .offset = base, .length = SZ_4K },
-		{ .offset = base + SZ_32K, .length = SZ_4K },
-	};
-	/* 0x100 bytes at the end of the first slice, 0x100 of the second. */
-	const u64 half = 0x100;
-	const iova_t iova = BAR_IOVA + SZ_4K - half;
-	u8 *ram = p2p->ram.vaddr;
-
-	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
-	ASSERT_LE(0, p2p->dmabuf);
-	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
-				      BAR_IOVA));
-
-	/* Write across the boundary: each half has its own BAR offset. */
-	bar_fill(p2p, base + SZ_4K - half, half, 0x30);
-	bar_fill(p2p, base + SZ_32K, half, 0x30);
-	fill_pattern(ram, base + SZ_4K - half, half, 0x31);
-	fill_pattern(ram + half, base + SZ_32K, half, 0x31);
-	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, RAM_IOVA, iova, 2 * half));
-	host_check("present", base + SZ_4K - half, half, 0x31);
-	host_check("present", base + SZ_32K, half, 0x31);
-	bar_check(p2p, base + SZ_4K - half, half, 0x31, "multi-range write");
-	bar_check(p2p, base + SZ_32K, half, 0x31, "multi-range write");
-
-	/* And read it back across the boundary. */
-	memset(ram, 0, 2 * half);
-	ASSERT_EQ(0, vfio_pci_driver_memcpy(p2p->engine, iova, RAM_IOVA, 2 * half));
-	ASSERT_EQ(-1, pattern_mismatch(ram, base + SZ_4K - half, half, 0x31));
-	ASSERT_EQ(-1, pattern_mismatch(ram + half, base + SZ_32K, half, 0x31));
-	ASSERT_EQ(2 * SZ_4K, iommu_unmap_range(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
-}
-
-/*
  * DMA of 2 * @half bytes through @iova, which is @half bytes before the
  * end of the dma-buf range that maps BAR offset @end_off - @half and
  * @half bytes into the next one, which starts at BAR offset @next_off:
@@ -542,6 +501,30 @@ static void __dma_across(struct __test_metadata *_metadata, struct p2p *p2p,
 					    2 * half));
 	ASSERT_EQ(-1, pattern_mismatch(ram, first, half, seed));
 	ASSERT_EQ(-1, pattern_mismatch(ram + half, next_off, half, seed));
+}
+
+/*
+ * A dma-buf of two slices of the BAR that are not adjacent, mapped at
+ * BAR_IOVA: the IOVA range is contiguous, the BAR ranges are not.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, multi_range)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_MULTI_RANGE);
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = base, .length = SZ_4K },
+		{ .offset = base + SZ_32K, .length = SZ_4K },
+	};
+	/* 0x100 bytes at the end of the first slice, 0x100 of the second. */
+	const u64 half = 0x100;
+
+	p2p->dmabuf = dmabuf_get(p2p->exporter->fd, p2p->bar, r, 2);
+	ASSERT_LE(0, p2p->dmabuf);
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, p2p->dmabuf, 0, 2 * SZ_4K,
+				      BAR_IOVA));
+	__dma_across(_metadata, p2p, BAR_IOVA + SZ_4K - half, base + SZ_4K,
+		     base + SZ_32K, half, 0x31);
+	ASSERT_EQ(2 * SZ_4K, iommu_unmap_range(p2p->iommu, BAR_IOVA, 2 * SZ_4K));
 }
 
 /*
