@@ -299,9 +299,21 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * dma_buf_pal_map(), which fails while the buffer is revoked. The
  * exporter, for its part, must not let the memory change owner (reset the
  * device, reassign the BAR) before every list it handed out has come
- * back, and must not hand out a list while revoked. Lifting the revoke
- * maps nothing again: an importer that wants the buffer back maps it
- * itself.
+ * back, and must not hand out a list while revoked.
+ *
+ * When the buffer is usable again, the exporter lifts the revoke and then
+ * calls dma_buf_invalidate_mappings() once more, under the reservation
+ * lock. An importer that holds no list may call dma_buf_pal_map() from
+ * the callback: it fails with -ENODEV while the buffer is revoked and
+ * succeeds once the revoke is lifted, so the importer can restore its
+ * mapping without user space; or it keeps the buffer unmapped until it is
+ * asked to map it again.
+ *
+ * An exporter of this type that lets the buffer be mmapped keeps each
+ * VMA's vm_pgoff as the page offset in the buffer, as the dma-buf core
+ * sets it: an importer given a user address (iommufd's IOMMU_IOAS_MAP)
+ * finds the buffer with dma_buf_get_from_vma() and maps the part of it
+ * that the address range covers.
  */
 
 static int dma_buf_pal_match(struct dma_buf_attachment *attach,

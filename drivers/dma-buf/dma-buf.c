@@ -859,6 +859,39 @@ struct dma_buf *dma_buf_get(int fd)
 EXPORT_SYMBOL_NS_GPL(dma_buf_get, "DMA_BUF");
 
 /**
+ * dma_buf_get_from_vma - returns the dma-buf a VMA maps
+ * @vma:	[in]	VMA of the current process, mmap_lock held by the caller
+ *
+ * A VMA made by mmap() of a dma-buf, or handed to an exporter through
+ * dma_buf_mmap(), has the dma-buf's file as its vm_file. This lets a
+ * subsystem that is given a user address (for example an IOMMU mapping
+ * request) find the buffer behind it and map the buffer through an
+ * attachment instead of following the page tables.
+ *
+ * The VMA's vm_pgoff is the page offset of its start in the dma-buf as the
+ * dma-buf core sets it; an exporter's &dma_buf_ops.mmap may change it (DRM
+ * adds its fake offset). Only a mapping type whose exporters promise to
+ * keep it, the physical address list type, lets the caller use it as an
+ * offset in the buffer.
+ *
+ * Return: the dma-buf with a reference that the caller drops with
+ * dma_buf_put(), or ERR_PTR(-EINVAL) if @vma does not map a dma-buf.
+ */
+struct dma_buf *dma_buf_get_from_vma(struct vm_area_struct *vma)
+{
+	struct file *file = vma->vm_file;
+
+	mmap_assert_locked(vma->vm_mm);
+
+	if (!file || !is_dma_buf_file(file))
+		return ERR_PTR(-EINVAL);
+
+	get_file(file);
+	return file->private_data;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_get_from_vma, "DMA_BUF");
+
+/**
  * dma_buf_put - decreases refcount of the buffer
  * @dmabuf:	[in]	buffer to reduce refcount of
  *

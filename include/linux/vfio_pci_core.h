@@ -148,6 +148,9 @@ struct vfio_pci_core_device {
 	struct notifier_block	nb;
 	struct rw_semaphore	memory_lock;
 	struct list_head	dmabufs;
+	/* Protects dmabufs and orders the dma-bufs' state: vfio_pci_dmabuf.c */
+	struct mutex		dmabufs_lock;
+	bool			dmabufs_revoked;
 };
 
 enum vfio_pci_io_width {

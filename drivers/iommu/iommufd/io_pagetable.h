@@ -214,10 +214,13 @@ struct iopt_pages_dmabuf_track {
  *  revoked:  the exporter's invalidate_mappings (iopt_revoke_notify(),
  *            under the reservation lock, taking pages->mutex) unmapped
  *            every domain, returned @pal with dma_buf_pal_unmap() and
- *            cleared it. Nothing maps the pages again: userspace unmaps
- *            and maps the dma-buf anew.
- *  gone:     iopt_release_pages() returns @pal if still mapped, unpins
- *            and detaches.
+ *            cleared it. Pages made by IOMMU_IOAS_MAP_FILE stay so until
+ *            userspace unmaps them. Pages made by user address
+ *            (@restore) go back to mapped when a later invalidate_mappings
+ *            finds that the exporter maps the buffer again: the same
+ *            callback maps @pal into every tracked domain.
+ *  gone:     iopt_release_pages() returns @pal if still mapped, clears
+ *            @restore, unpins and detaches.
  *
  * @pal is written under both the reservation lock and pages->mutex (map,
  * revoke, release, in that lock order); readers hold either.
@@ -229,6 +232,8 @@ struct iopt_pages_dmabuf {
 	/* Always PAGE_SIZE aligned */
 	unsigned long start;
 	struct list_head tracker;
+	/* Map again when the exporter lifts a revoke */
+	bool restore;
 };
 
 /*
@@ -296,7 +301,8 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct iommufd_ctx *ictx,
 					   struct dma_buf *dmabuf,
 					   unsigned long start_byte,
 					   unsigned long start,
-					   unsigned long length, bool writable);
+					   unsigned long length, bool writable,
+					   bool restore);
 void iopt_release_pages(struct kref *kref);
 static inline void iopt_put_pages(struct iopt_pages *pages)
 {

@@ -1474,25 +1474,71 @@ struct iopt_pages *iopt_alloc_file_pages(struct file *file,
 	return pages;
 }
 
+static void iopt_dmabuf_unmap_tracked(struct iopt_pages_dmabuf_track *track)
+{
+	struct iopt_area *area = track->area;
+
+	iopt_area_unmap_domain_range(area, track->domain, iopt_area_index(area),
+				     iopt_area_last_index(area));
+}
+
+static int __iopt_area_fill_domain(struct iopt_area *area,
+				   struct iopt_pages *pages,
+				   struct iommu_domain *domain);
+
+/*
+ * Map the buffer into every tracked domain again if the exporter maps it;
+ * on any failure the pages stay revoked, as they were.
+ */
+static void iopt_dmabuf_restore(struct iopt_pages *pages,
+				struct dma_buf_attachment *attach)
+{
+	struct iopt_pages_dmabuf_track *track;
+	const struct dma_buf_phys_list *pal;
+	int rc;
+
+	pal = dma_buf_pal_map(attach);
+	if (IS_ERR(pal))
+		return;
+
+	pages->dmabuf.pal = pal;
+	list_for_each_entry(track, &pages->dmabuf.tracker, elm) {
+		rc = __iopt_area_fill_domain(track->area, pages, track->domain);
+		if (rc)
+			goto err_unmap;
+	}
+	return;
+
+err_unmap:
+	list_for_each_entry_continue_reverse(track, &pages->dmabuf.tracker, elm)
+		iopt_dmabuf_unmap_tracked(track);
+	dma_buf_pal_unmap(attach, pal);
+	pages->dmabuf.pal = NULL;
+	pr_warn_ratelimited("iommufd: a dma-buf stays unmapped after its revoke ended: %d\n",
+			    rc);
+}
+
 static void iopt_revoke_notify(struct dma_buf_attachment *attach)
 {
 	struct iopt_pages *pages = attach->importer_priv;
 	struct iopt_pages_dmabuf_track *track;
 
 	guard(mutex)(&pages->mutex);
-	if (iopt_dmabuf_revoked(pages))
-		return;
-
-	list_for_each_entry(track, &pages->dmabuf.tracker, elm) {
-		struct iopt_area *area = track->area;
-
-		iopt_area_unmap_domain_range(area, track->domain,
-					     iopt_area_index(area),
-					     iopt_area_last_index(area));
+	if (!iopt_dmabuf_revoked(pages)) {
+		list_for_each_entry(track, &pages->dmabuf.tracker, elm)
+			iopt_dmabuf_unmap_tracked(track);
+		/* The exporter waits for this to finish revoking */
+		dma_buf_pal_unmap(attach, pages->dmabuf.pal);
+		pages->dmabuf.pal = NULL;
 	}
-	/* The exporter waits for this to finish revoking */
-	dma_buf_pal_unmap(attach, pages->dmabuf.pal);
-	pages->dmabuf.pal = NULL;
+
+	/*
+	 * The exporter also calls this after it lifted a revoke: pages made
+	 * by user address, once mapped (@attach set), map the buffer again.
+	 * While the buffer is revoked the exporter refuses the map.
+	 */
+	if (pages->dmabuf.restore && pages->dmabuf.attach)
+		iopt_dmabuf_restore(pages, attach);
 }
 
 static const struct dma_buf_attach_ops iopt_dmabuf_attach_revoke_ops = {
@@ -1556,7 +1602,8 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct iommufd_ctx *ictx,
 					   struct dma_buf *dmabuf,
 					   unsigned long start_byte,
 					   unsigned long start,
-					   unsigned long length, bool writable)
+					   unsigned long length, bool writable,
+					   bool restore)
 {
 	static struct lock_class_key pages_dmabuf_mutex_key;
 	struct iopt_pages *pages;
@@ -1585,6 +1632,7 @@ struct iopt_pages *iopt_alloc_dmabuf_pages(struct iommufd_ctx *ictx,
 	pages->account_mode = IOPT_PAGES_ACCOUNT_NONE;
 	pages->type = IOPT_ADDRESS_DMABUF;
 	pages->dmabuf.start = start - start_byte;
+	pages->dmabuf.restore = restore;
 	INIT_LIST_HEAD(&pages->dmabuf.tracker);
 
 	rc = iopt_map_dmabuf(ictx, pages, dmabuf);
@@ -1692,6 +1740,8 @@ void iopt_release_pages(struct kref *kref)
 		if (pages->dmabuf.pal)
 			dma_buf_pal_unmap(pages->dmabuf.attach, pages->dmabuf.pal);
 		pages->dmabuf.pal = NULL;
+		/* No restore between here and the detach */
+		pages->dmabuf.restore = false;
 		mutex_unlock(&pages->mutex);
 		dma_buf_unpin(pages->dmabuf.attach);
 		dma_resv_unlock(dmabuf->resv);
@@ -1872,26 +1922,25 @@ void iopt_area_unfill_domain(struct iopt_area *area, struct iopt_pages *pages,
 				  iopt_area_last_index(area));
 }
 
-/**
- * iopt_area_fill_domain() - Map PFNs from the area into a domain
- * @area: IOVA area to use
- * @domain: Domain to load PFNs into
- *
- * Read the pfns from the area's underlying iopt_pages and map them into the
- * given domain. Called when attaching a new domain to an io_pagetable.
+/*
+ * Map the PFNs of @pages for @area into @domain. @pages is the area's, but
+ * passed in: an area can be tracked for a dma-buf's domains while its
+ * pages pointer is not set yet or cleared already (map and unmap).
  */
-int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain)
+static int __iopt_area_fill_domain(struct iopt_area *area,
+				   struct iopt_pages *pages,
+				   struct iommu_domain *domain)
 {
 	unsigned long done_end_index;
 	struct pfn_reader pfns;
 	int rc;
 
-	lockdep_assert_held(&area->pages->mutex);
+	lockdep_assert_held(&pages->mutex);
 
-	if (iopt_dmabuf_revoked(area->pages))
+	if (iopt_dmabuf_revoked(pages))
 		return 0;
 
-	rc = pfn_reader_first(&pfns, area->pages, iopt_area_index(area),
+	rc = pfn_reader_first(&pfns, pages, iopt_area_index(area),
 			      iopt_area_last_index(area));
 	if (rc)
 		return rc;
@@ -1916,11 +1965,23 @@ int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain)
 
 out_unmap:
 	pfn_reader_release_pins(&pfns);
-	iopt_area_unfill_partial_domain(area, area->pages, domain,
-					done_end_index);
+	iopt_area_unfill_partial_domain(area, pages, domain, done_end_index);
 out_destroy:
 	pfn_reader_destroy(&pfns);
 	return rc;
+}
+
+/**
+ * iopt_area_fill_domain() - Map PFNs from the area into a domain
+ * @area: IOVA area to use
+ * @domain: Domain to load PFNs into
+ *
+ * Read the pfns from the area's underlying iopt_pages and map them into the
+ * given domain. Called when attaching a new domain to an io_pagetable.
+ */
+int iopt_area_fill_domain(struct iopt_area *area, struct iommu_domain *domain)
+{
+	return __iopt_area_fill_domain(area, area->pages, domain);
 }
 
 /**

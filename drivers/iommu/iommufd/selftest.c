@@ -2055,6 +2055,48 @@ iommufd_test_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 	return 1;
 }
 
+/*
+ * The mock's memory mapped to user space the way a BAR is, by PFN, in the
+ * order of the list, so that IOMMU_IOAS_MAP of the mapping maps the
+ * dma-buf. vm_pgoff stays the page offset in the buffer, as the physical
+ * address list type requires. Only a list that passes the check is
+ * followed.
+ */
+static int iommufd_test_dma_buf_mmap(struct dma_buf *dmabuf,
+				     struct vm_area_struct *vma)
+{
+	struct iommufd_test_dma_buf *priv = dmabuf->priv;
+	u64 skip = (u64)vma->vm_pgoff << PAGE_SHIFT;
+	unsigned long addr = vma->vm_start;
+	const char *why;
+	size_t i;
+	int rc;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	rc = dma_buf_pal_check(priv->length, priv->pal, &why);
+	if (rc)
+		return rc;
+
+	for (i = 0; i != priv->pal->nr_ranges && addr < vma->vm_end; i++) {
+		const struct phys_vec *range = &priv->pal->ranges[i];
+		unsigned long len;
+
+		if (skip >= range->len) {
+			skip -= range->len;
+			continue;
+		}
+		len = min_t(u64, range->len - skip, vma->vm_end - addr);
+		rc = remap_pfn_range(vma, addr, PHYS_PFN(range->paddr + skip),
+				     len, vma->vm_page_prot);
+		if (rc)
+			return rc;
+		addr += len;
+		skip = 0;
+	}
+	return 0;
+}
+
 static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
 	.get_mapping_offers = iommufd_test_dma_buf_get_offers,
 	.attach = iommufd_test_dma_buf_attach,
@@ -2062,6 +2104,7 @@ static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
 	.map_dma_buf = iommufd_test_dma_buf_map,
 	.release = iommufd_test_dma_buf_release,
 	.unmap_dma_buf = iommufd_test_dma_buf_unmap,
+	.mmap = iommufd_test_dma_buf_mmap,
 };
 
 /*

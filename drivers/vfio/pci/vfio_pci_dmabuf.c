@@ -16,6 +16,14 @@ MODULE_IMPORT_NS("DMA_BUF");
  * goes away at unbind: it is only used under the reservation lock while
  * the buffer is not revoked (offers, map), or by an importer that mapped
  * the list and gives it back when the buffer is revoked.
+ *
+ * A dma-buf of BAR ranges can be mapped to user space (cpu_mmap): faults
+ * insert the PFNs under the reservation lock while the buffer is not
+ * revoked, and revoke zaps the dma-buf's mappings under the same lock. A
+ * mmap() of a BAR through the VFIO device makes such a dma-buf of the
+ * mapped slice and puts it under the VMA; each of its VMAs then holds a
+ * reference on the VFIO device file (vfio_file), as the VMA did before, so
+ * the device stays open while the BAR is mapped.
  */
 struct vfio_pci_dma_buf {
 	struct dma_buf *dmabuf;
@@ -25,10 +33,12 @@ struct vfio_pci_dma_buf {
 	struct dma_buf_phys_list *pal;
 	struct dma_buf_mapping_offer offers[2];
 	u8 nr_offers;
+	bool cpu_mmap;
+	struct file *vfio_file;
 	struct kref kref;
 	struct completion comp;
 	/*
-	 * Written under the reservation lock and memory_lock; the attach
+	 * Written under the reservation lock and dmabufs_lock; the attach
 	 * path reads it without them.
 	 */
 	bool revoked;
@@ -140,6 +150,126 @@ static const struct dma_buf_pal_exp_ops vfio_pci_dma_buf_pal_ops = {
 	.unmap = vfio_pci_dma_buf_pal_unmap,
 };
 
+/* Finds the PFN at @offset of the buffer if @len bytes from there are in one range. */
+static bool vfio_pci_dma_buf_find_pfn(struct vfio_pci_dma_buf *priv, u64 offset,
+				      size_t len, unsigned long *pfn)
+{
+	size_t i;
+
+	for (i = 0; i < priv->pal->nr_ranges; i++) {
+		const struct phys_vec *range = &priv->pal->ranges[i];
+
+		if (offset < range->len) {
+			if (len > range->len - offset)
+				return false;
+			*pfn = PHYS_PFN(range->paddr + offset);
+			return true;
+		}
+		offset -= range->len;
+	}
+	return false;
+}
+
+static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
+					      unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vfio_pci_dma_buf *priv = vma->vm_private_data;
+	unsigned long addr = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
+	vm_fault_t ret = VM_FAULT_FALLBACK;
+	unsigned long pfn;
+	u64 offset;
+
+	if (!is_aligned_for_order(vma, addr, 0, order))
+		return VM_FAULT_FALLBACK;
+
+	offset = ((u64)vma->vm_pgoff << PAGE_SHIFT) + (addr - vma->vm_start);
+	if (!vfio_pci_dma_buf_find_pfn(priv, offset, PAGE_SIZE << order, &pfn))
+		return order ? VM_FAULT_FALLBACK : VM_FAULT_SIGBUS;
+	if (!IS_ALIGNED(pfn, 1 << order))
+		return VM_FAULT_FALLBACK;
+
+	/*
+	 * Revoke sets the flag and zaps under the reservation lock: a PFN is
+	 * only inserted while the BAR is enabled and the device is bound.
+	 */
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	if (priv->revoked)
+		ret = VM_FAULT_SIGBUS;
+	else if (!order)
+		ret = vmf_insert_pfn(vma, vmf->address, pfn);
+	else if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP) &&
+		 order == PMD_ORDER)
+		ret = vmf_insert_pfn_pmd(vmf, pfn, false);
+	else if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) &&
+		 order == PUD_ORDER)
+		ret = vmf_insert_pfn_pud(vmf, pfn, false);
+	dma_resv_unlock(priv->dmabuf->resv);
+
+	return ret;
+}
+
+static vm_fault_t vfio_pci_dma_buf_page_fault(struct vm_fault *vmf)
+{
+	return vfio_pci_dma_buf_huge_fault(vmf, 0);
+}
+
+static void vfio_pci_dma_buf_vm_open(struct vm_area_struct *vma)
+{
+	struct vfio_pci_dma_buf *priv = vma->vm_private_data;
+
+	if (priv->vfio_file)
+		get_file(priv->vfio_file);
+}
+
+static void vfio_pci_dma_buf_vm_close(struct vm_area_struct *vma)
+{
+	struct vfio_pci_dma_buf *priv = vma->vm_private_data;
+
+	if (priv->vfio_file)
+		fput(priv->vfio_file);
+}
+
+static const struct vm_operations_struct vfio_pci_dma_buf_vm_ops = {
+	.open = vfio_pci_dma_buf_vm_open,
+	.close = vfio_pci_dma_buf_vm_close,
+	.fault = vfio_pci_dma_buf_page_fault,
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+	.huge_fault = vfio_pci_dma_buf_huge_fault,
+#endif
+};
+
+/* The same attributes as a mmap() of the BAR through the device. */
+static void vfio_pci_dma_buf_setup_vma(struct vfio_pci_dma_buf *priv,
+				       struct vm_area_struct *vma)
+{
+	vma->vm_private_data = priv;
+	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	vma->vm_page_prot = pgprot_decrypted(vma->vm_page_prot);
+	vm_flags_set(vma, VM_ALLOW_ANY_UNCACHED | VM_IO | VM_PFNMAP |
+			VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_ops = &vfio_pci_dma_buf_vm_ops;
+}
+
+static int vfio_pci_dma_buf_mmap(struct dma_buf *dmabuf,
+				 struct vm_area_struct *vma)
+{
+	struct vfio_pci_dma_buf *priv = dmabuf->priv;
+
+	/*
+	 * The dma-buf of a BAR mmap has no fd; its VMAs hold the device file
+	 * and no other mapping of it may be made.
+	 */
+	if (!priv->cpu_mmap || priv->vfio_file)
+		return -EINVAL;
+	/* VM_SHARED is clear for MAP_SHARED of a read-only file. */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+
+	vfio_pci_dma_buf_setup_vma(priv, vma);
+	return 0;
+}
+
 static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 {
 	struct vfio_pci_dma_buf *priv = dmabuf->priv;
@@ -149,9 +279,9 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 	 * The refcount prevents both.
 	 */
 	if (priv->vdev) {
-		down_write(&priv->vdev->memory_lock);
+		mutex_lock(&priv->vdev->dmabufs_lock);
 		list_del_init(&priv->dmabufs_elm);
-		up_write(&priv->vdev->memory_lock);
+		mutex_unlock(&priv->vdev->dmabufs_lock);
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
 	kvfree(priv->pal);
@@ -163,6 +293,7 @@ static const struct dma_buf_ops vfio_pci_dmabuf_ops = {
 	.attach = vfio_pci_dma_buf_attach,
 	.map_dma_buf = vfio_pci_dma_buf_map,
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
+	.mmap = vfio_pci_dma_buf_mmap,
 	.release = vfio_pci_dma_buf_release,
 };
 
@@ -244,16 +375,162 @@ static int validate_dmabuf_input(struct vfio_device_feature_dma_buf *dma_buf,
 	return 0;
 }
 
+/*
+ * The BAR can be used while memory decode is on and user space has not put
+ * the device into low power: a dma-buf is revoked otherwise. That state
+ * changes under memory_lock, which a new dma-buf cannot take (see
+ * vfio_pci_dma_buf_create()).
+ */
+static bool vfio_pci_dma_buf_usable(struct vfio_pci_core_device *vdev)
+{
+	lockdep_assert_held(&vdev->dmabufs_lock);
+
+	return !vdev->pm_runtime_engaged && __vfio_pci_memory_enabled(vdev);
+}
+
+static bool vfio_pci_dma_buf_in_bar(struct vfio_pci_core_device *vdev,
+				    unsigned int bar,
+				    const struct dma_buf_phys_list *pal)
+{
+	phys_addr_t start = pci_resource_start(vdev->pdev, bar);
+	phys_addr_t end = pci_resource_end(vdev->pdev, bar);
+	size_t i;
+
+	for (i = 0; i < pal->nr_ranges; i++) {
+		if (pal->ranges[i].paddr < start ||
+		    pal->ranges[i].paddr + pal->ranges[i].len - 1 > end)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Makes a dma-buf of validated @dma_ranges of BAR @region_index. The
+ * physical ranges come from the driver, or from the BAR's resource if
+ * @bar_only. The caller owns the dma-buf reference.
+ */
+static struct vfio_pci_dma_buf *
+vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
+			unsigned int region_index,
+			struct vfio_region_dma_range *dma_ranges,
+			u32 nr_ranges, size_t length, u32 open_flags)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct p2pdma_provider *provider;
+	struct vfio_pci_dma_buf *priv;
+	const char *why;
+	int ret;
+
+	priv = kzalloc_obj(*priv);
+	if (!priv)
+		return ERR_PTR(-ENOMEM);
+	priv->pal = kvzalloc(struct_size(priv->pal, ranges, nr_ranges),
+			     GFP_KERNEL_ACCOUNT);
+	if (!priv->pal) {
+		ret = -ENOMEM;
+		goto err_free_priv;
+	}
+
+	priv->vdev = vdev;
+	priv->pal->nr_ranges = nr_ranges;
+	priv->size = length;
+	if (bar_only)
+		ret = vfio_pci_core_get_dmabuf_phys(vdev, &provider,
+						    region_index,
+						    priv->pal->ranges,
+						    dma_ranges, nr_ranges);
+	else
+		ret = vdev->pci_ops->get_dmabuf_phys(vdev, &provider,
+						     region_index,
+						     priv->pal->ranges,
+						     dma_ranges, nr_ranges);
+	if (ret)
+		goto err_free_phys;
+
+	/*
+	 * iommufd takes the physical list; DMA API importers get a
+	 * scatterlist if they take MMIO and can reach the BAR.
+	 */
+	priv->pal->provider = provider;
+	/*
+	 * The uAPI lets ranges overlap; the physical address list type does
+	 * not. Such a dma-buf is offered as a scatterlist only.
+	 */
+	ret = dma_buf_pal_check(priv->size, priv->pal, &why);
+	if (ret == -ENOMEM)
+		goto err_free_phys;
+	if (!ret)
+		priv->offers[priv->nr_offers++] =
+			dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
+	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(provider);
+
+	/*
+	 * User space may map the ranges that a mmap() of the BAR through the
+	 * device could map, not memory that a variant driver supplies with
+	 * attributes of its own.
+	 */
+	priv->cpu_mmap = vdev->bar_mmap_supported[region_index] &&
+			 vfio_pci_dma_buf_in_bar(vdev, region_index, priv->pal);
+
+	if (!vfio_device_try_get_registration(&vdev->vdev)) {
+		ret = -ENODEV;
+		goto err_free_phys;
+	}
+
+	exp_info.ops = &vfio_pci_dmabuf_ops;
+	exp_info.size = priv->size;
+	exp_info.flags = open_flags;
+	exp_info.priv = priv;
+
+	priv->dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(priv->dmabuf)) {
+		ret = PTR_ERR(priv->dmabuf);
+		goto err_dev_put;
+	}
+
+	kref_init(&priv->kref);
+	init_completion(&priv->comp);
+
+	/*
+	 * dma_buf_put() now frees priv. A mmap() of a BAR gets here with the
+	 * mmap_lock held for write, and nvgrace-gpu copies to user space under
+	 * memory_lock: memory_lock is not taken here, and the BAR's state
+	 * cannot be read. Every change of that state that makes the BAR
+	 * unusable comes after a revoke, vfio_pci_dma_buf_move(true), and
+	 * every change that makes it usable is followed by
+	 * vfio_pci_dma_buf_move(false); move() records the revoke in
+	 * dmabufs_revoked under dmabufs_lock. A new dma-buf is revoked from
+	 * a revoke until the move(false) that follows the BAR's return, and
+	 * while the BAR is not usable without a revoke (decode off from the
+	 * start).
+	 */
+	INIT_LIST_HEAD(&priv->dmabufs_elm);
+	mutex_lock(&vdev->dmabufs_lock);
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	WRITE_ONCE(priv->revoked,
+		   vdev->dmabufs_revoked || !vfio_pci_dma_buf_usable(vdev));
+	list_add_tail(&priv->dmabufs_elm, &vdev->dmabufs);
+	dma_resv_unlock(priv->dmabuf->resv);
+	mutex_unlock(&vdev->dmabufs_lock);
+
+	return priv;
+
+err_dev_put:
+	vfio_device_put_registration(&vdev->vdev);
+err_free_phys:
+	kvfree(priv->pal);
+err_free_priv:
+	kfree(priv);
+	return ERR_PTR(ret);
+}
+
 int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 				  struct vfio_device_feature_dma_buf __user *arg,
 				  size_t argsz)
 {
 	struct vfio_device_feature_dma_buf get_dma_buf = {};
 	struct vfio_region_dma_range *dma_ranges;
-	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
-	struct p2pdma_provider *provider;
 	struct vfio_pci_dma_buf *priv;
-	const char *why;
 	size_t length;
 	int ret;
 
@@ -290,77 +567,15 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 
 	ret = validate_dmabuf_input(&get_dma_buf, dma_ranges, &length);
 	if (ret)
-		goto err_free_ranges;
+		goto out_free_ranges;
 
-	priv = kzalloc_obj(*priv);
-	if (!priv) {
-		ret = -ENOMEM;
-		goto err_free_ranges;
+	priv = vfio_pci_dma_buf_create(vdev, false, get_dma_buf.region_index, dma_ranges,
+				       get_dma_buf.nr_ranges, length,
+				       get_dma_buf.open_flags);
+	if (IS_ERR(priv)) {
+		ret = PTR_ERR(priv);
+		goto out_free_ranges;
 	}
-	priv->pal = kvzalloc(struct_size(priv->pal, ranges, get_dma_buf.nr_ranges),
-			     GFP_KERNEL_ACCOUNT);
-	if (!priv->pal) {
-		ret = -ENOMEM;
-		goto err_free_priv;
-	}
-
-	priv->vdev = vdev;
-	priv->pal->nr_ranges = get_dma_buf.nr_ranges;
-	priv->size = length;
-	ret = vdev->pci_ops->get_dmabuf_phys(vdev, &provider,
-					     get_dma_buf.region_index,
-					     priv->pal->ranges, dma_ranges,
-					     priv->pal->nr_ranges);
-	if (ret)
-		goto err_free_phys;
-
-	/*
-	 * iommufd takes the physical list; DMA API importers get a
-	 * scatterlist if they take MMIO and can reach the BAR.
-	 */
-	priv->pal->provider = provider;
-	/*
-	 * The uAPI lets ranges overlap; the physical address list type does
-	 * not. Such a dma-buf is offered as a scatterlist only.
-	 */
-	ret = dma_buf_pal_check(priv->size, priv->pal, &why);
-	if (ret == -ENOMEM)
-		goto err_free_phys;
-	if (!ret)
-		priv->offers[priv->nr_offers++] =
-			dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
-	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(provider);
-
-	kfree(dma_ranges);
-	dma_ranges = NULL;
-
-	if (!vfio_device_try_get_registration(&vdev->vdev)) {
-		ret = -ENODEV;
-		goto err_free_phys;
-	}
-
-	exp_info.ops = &vfio_pci_dmabuf_ops;
-	exp_info.size = priv->size;
-	exp_info.flags = get_dma_buf.open_flags;
-	exp_info.priv = priv;
-
-	priv->dmabuf = dma_buf_export(&exp_info);
-	if (IS_ERR(priv->dmabuf)) {
-		ret = PTR_ERR(priv->dmabuf);
-		goto err_dev_put;
-	}
-
-	kref_init(&priv->kref);
-	init_completion(&priv->comp);
-
-	/* dma_buf_put() now frees priv */
-	INIT_LIST_HEAD(&priv->dmabufs_elm);
-	down_write(&vdev->memory_lock);
-	dma_resv_lock(priv->dmabuf->resv, NULL);
-	WRITE_ONCE(priv->revoked, !__vfio_pci_memory_enabled(vdev));
-	list_add_tail(&priv->dmabufs_elm, &vdev->dmabufs);
-	dma_resv_unlock(priv->dmabuf->resv);
-	up_write(&vdev->memory_lock);
 
 	/*
 	 * dma_buf_fd() consumes the reference, when the file closes the dmabuf
@@ -370,17 +585,58 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 	if (ret < 0)
 		dma_buf_put(priv->dmabuf);
 
-	return ret;
-
-err_dev_put:
-	vfio_device_put_registration(&vdev->vdev);
-err_free_phys:
-	kvfree(priv->pal);
-err_free_priv:
-	kfree(priv);
-err_free_ranges:
+out_free_ranges:
 	kfree(dma_ranges);
 	return ret;
+}
+
+/**
+ * vfio_pci_dma_buf_mmap_bar() - Map a slice of a BAR through a dma-buf
+ * @vdev: the device, its BAR @bar claimed by the caller
+ * @vma: a VMA of a mmap() of the VFIO device file, vm_pgoff not yet used
+ * @bar: the BAR
+ * @start: offset of the slice in the BAR, page aligned
+ * @len: length of the slice, page aligned, the length of @vma
+ *
+ * Makes a dma-buf of the slice and puts it under @vma: the VMA's file
+ * becomes the dma-buf's file and its vm_pgoff the offset in the dma-buf, as
+ * for a mmap() of the dma-buf itself, so that an importer given the user
+ * address (iommufd) maps the dma-buf, revocably, and not the PFNs. The VMA
+ * keeps a reference on the device file, as before.
+ *
+ * Return: 0, -EOPNOTSUPP if the device cannot export the BAR (the caller
+ * maps it without a dma-buf), or an error.
+ */
+int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
+			      struct vm_area_struct *vma, unsigned int bar,
+			      u64 start, u64 len)
+{
+	struct vfio_region_dma_range range = {
+		.offset = start,
+		.length = len,
+	};
+	struct vfio_pci_dma_buf *priv;
+
+	/*
+	 * Devices that do not export dma-bufs, and the page beyond the end of
+	 * a BAR smaller than a page, keep the mapping without a dma-buf.
+	 */
+	if (!vdev->pci_ops || !vdev->pci_ops->get_dmabuf_phys ||
+	    !pcim_p2pdma_provider(vdev->pdev, bar) ||
+	    start + len > pci_resource_len(vdev->pdev, bar))
+		return -EOPNOTSUPP;
+
+	priv = vfio_pci_dma_buf_create(vdev, true, bar, &range, 1, len, O_RDWR);
+	if (IS_ERR(priv))
+		return PTR_ERR(priv);
+
+	/* The reference of the VMA on the device file passes to the VMA ops. */
+	priv->vfio_file = get_file(vma->vm_file);
+	vma_set_file(vma, priv->dmabuf->file);
+	vma->vm_pgoff = 0;
+	vfio_pci_dma_buf_setup_vma(priv, vma);
+	dma_buf_put(priv->dmabuf);
+	return 0;
 }
 
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
@@ -389,6 +645,15 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 	struct vfio_pci_dma_buf *tmp;
 
 	lockdep_assert_held_write(&vdev->memory_lock);
+	guard(mutex)(&vdev->dmabufs_lock);
+
+	/*
+	 * A config write can turn decode on while the device is in low power,
+	 * and a wake-up ends low power with decode off: both stay revoked.
+	 */
+	if (!revoked && !vfio_pci_dma_buf_usable(vdev))
+		return;
+	vdev->dmabufs_revoked = revoked;
 
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, dmabufs_elm) {
 		if (!get_file_active(&priv->dmabuf->file))
@@ -396,8 +661,15 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 		if (priv->revoked != revoked) {
 			dma_resv_lock(priv->dmabuf->resv, NULL);
-			if (revoked)
-				WRITE_ONCE(priv->revoked, true);
+			/*
+			 * Importers hear of both transitions, after the state
+			 * changed: a revoked buffer maps nothing, and one that
+			 * is usable again may be mapped from the callback.
+			 */
+			WRITE_ONCE(priv->revoked, revoked);
+			if (revoked && priv->cpu_mmap)
+				unmap_mapping_range(priv->dmabuf->file->f_mapping,
+						    0, priv->size, true);
 			dma_buf_invalidate_mappings(priv->dmabuf);
 			dma_resv_wait_timeout(priv->dmabuf->resv,
 					      DMA_RESV_USAGE_BOOKKEEP, false,
@@ -417,10 +689,6 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 				 */
 				kref_init(&priv->kref);
 				reinit_completion(&priv->comp);
-			} else {
-				dma_resv_lock(priv->dmabuf->resv, NULL);
-				WRITE_ONCE(priv->revoked, false);
-				dma_resv_unlock(priv->dmabuf->resv);
 			}
 		}
 		fput(priv->dmabuf->file);
@@ -443,6 +711,7 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 	 */
 	vfio_pci_dma_buf_move(vdev, true);
 
+	mutex_lock(&vdev->dmabufs_lock);
 	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, dmabufs_elm) {
 		if (!get_file_active(&priv->dmabuf->file))
 			continue;
@@ -452,5 +721,8 @@ void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 		vfio_device_put_registration(&vdev->vdev);
 		fput(priv->dmabuf->file);
 	}
+	/* The next open starts from the state of the BAR. */
+	vdev->dmabufs_revoked = false;
+	mutex_unlock(&vdev->dmabufs_lock);
 	up_write(&vdev->memory_lock);
 }

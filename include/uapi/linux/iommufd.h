@@ -208,6 +208,19 @@ enum iommufd_ioas_map_flags {
  *
  * If IOMMU_IOAS_MAP_FIXED_IOVA is specified then the iova range must currently
  * be unused, existing IOVA cannot be replaced.
+ *
+ * A range that lies in one mmap of a dma-buf (such as a VFIO BAR mmap, which
+ * vfio-pci backs with a dma-buf) maps that dma-buf slice as
+ * IOMMU_IOAS_MAP_FILE would, with its rules: the exporter can revoke it, and
+ * access objects cannot use it. Unlike a mapping made by IOMMU_IOAS_MAP_FILE,
+ * it is mapped again at the same IOVA when the exporter lifts the revoke (for
+ * a VFIO BAR: memory decode on again, reset done), unless the kernel cannot
+ * map it then (out of memory), when it stays unmapped until user space unmaps
+ * it; closing or unbinding the exporting device ends it for good. Such a
+ * range must be whole pages of one VMA: -EINVAL otherwise, also for a range
+ * that mixes memory and a dma-buf. A range that reaches into other I/O memory
+ * (VM_IO or VM_PFNMAP) fails with -EFAULT. While the exporter revokes the
+ * dma-buf, mapping it fails with -ENODEV.
  */
 struct iommu_ioas_map {
 	__u32 size;

@@ -1664,6 +1664,208 @@ static void check_dmabuf_map(struct __test_metadata *_metadata, int fd,
 			  got[k]);
 }
 
+/* Nothing of the dma-buf is mapped at the @npages pages from @iova. */
+static void check_dmabuf_unmapped(struct __test_metadata *_metadata, int fd,
+				  __u32 hwpt_id, int dfd, __u64 iova,
+				  size_t npages)
+{
+	__u64 got[16];
+	size_t k;
+
+	ASSERT_GE(ARRAY_SIZE(got), npages);
+	ASSERT_EQ(0, _test_cmd_dmabuf_read_map(fd, hwpt_id, dfd, iova, npages,
+					       got));
+	for (k = 0; k != npages; k++)
+		ASSERT_EQ(~0ULL, got[k]);
+}
+
+/*
+ * IOMMU_IOAS_MAP of a mmap of the dma-buf maps the dma-buf, as MAP_FILE
+ * would: each page where the layout puts it, unmapped while the buffer is
+ * revoked, and, unlike MAP_FILE, mapped again at the same IOVA when the
+ * revoke is lifted. The mmap starts a page into the buffer.
+ */
+TEST_F(iommufd_ioas, dmabuf_map_va)
+{
+	const unsigned int layout = MOCK_DMABUF_PAGE_RANGES_REVERSED;
+	size_t buf_size = PAGE_SIZE * 8, n = 8;
+	__u64 iova, iova_file;
+	void *va;
+	int dfd;
+
+	test_cmd_get_dmabuf_rw(buf_size, layout, &dfd);
+	/* Pages 1 to n - 1 of the dma-buf */
+	va = mmap(NULL, buf_size - PAGE_SIZE, PROT_READ | PROT_WRITE,
+		  MAP_SHARED, dfd, PAGE_SIZE);
+	ASSERT_NE(MAP_FAILED, va);
+
+	/* Pages 1 to n - 2 by address, and all of them by MAP_FILE */
+	test_ioctl_ioas_map(va, buf_size - 2 * PAGE_SIZE, &iova);
+	test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova_file);
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova, 1, n - 2);
+
+	test_cmd_revoke_dmabuf(dfd, true);
+	if (variant->mock_domains) {
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova, n - 2);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_file, n);
+	}
+	test_cmd_revoke_dmabuf(dfd, false);
+	if (variant->mock_domains) {
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova, 1, n - 2);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_file, n);
+	}
+
+	test_ioctl_ioas_unmap(iova, buf_size - 2 * PAGE_SIZE);
+	test_ioctl_ioas_unmap(iova_file, buf_size);
+	ASSERT_EQ(0, munmap(va, buf_size - PAGE_SIZE));
+	close(dfd);
+}
+
+/*
+ * The other IOAS operations on a dma-buf mapped by address: IOMMU_IOAS_COPY
+ * shares it, and the copy is revoked and restored with it, also in a
+ * domain attached while it was revoked; a part of it cannot be unmapped
+ * (ENOENT), access objects can neither pin nor read it (EINVAL), and
+ * IOMMU_IOAS_CHANGE_PROCESS refuses it as it refuses every area that is
+ * not mapped from a memfd (EINVAL).
+ */
+TEST_F(iommufd_ioas, dmabuf_map_va_ops)
+{
+	const unsigned int layout = MOCK_DMABUF_PAGE_RANGES_REVERSED;
+	struct iommu_ioas_change_process change = { .size = sizeof(change) };
+	struct iommu_ioas_copy copy_cmd = {
+		.size = sizeof(copy_cmd),
+		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |
+			 IOMMU_IOAS_MAP_READABLE,
+		.dst_ioas_id = self->ioas_id,
+		.src_ioas_id = self->ioas_id,
+		.length = 2 * PAGE_SIZE,
+	};
+	struct iommu_test_cmd access_cmd = {
+		.size = sizeof(access_cmd),
+		.op = IOMMU_TEST_OP_ACCESS_PAGES,
+		.access_pages = { .length = PAGE_SIZE },
+	};
+	__u8 tmp[16];
+	struct iommu_test_cmd rw_cmd = {
+		.size = sizeof(rw_cmd),
+		.op = IOMMU_TEST_OP_ACCESS_RW,
+		.access_rw = { .length = sizeof(tmp), .uptr = (uintptr_t)tmp },
+	};
+	size_t buf_size = PAGE_SIZE * 4, n = 4;
+	/* In the aperture of the domain that the test attaches */
+	__u64 iova = MOCK_APERTURE_START;
+	__u32 stdev_id2, hwpt_id2;
+	void *va;
+	int dfd;
+
+	test_cmd_get_dmabuf_rw(buf_size, layout, &dfd);
+	va = mmap(NULL, buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
+	ASSERT_NE(MAP_FAILED, va);
+	test_ioctl_ioas_map_fixed(va, buf_size, iova);
+
+	/* Pages 1 and 2 copied to an IOVA of their own */
+	copy_cmd.src_iova = iova + PAGE_SIZE;
+	copy_cmd.dst_iova = iova + buf_size;
+	ASSERT_EQ(0, ioctl(self->fd, IOMMU_IOAS_COPY, &copy_cmd));
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, copy_cmd.dst_iova, 1, 2);
+
+	test_err_ioctl_ioas_unmap(ENOENT, iova, PAGE_SIZE);
+	test_err_ioctl_ioas_unmap(ENOENT, copy_cmd.dst_iova + PAGE_SIZE,
+				  PAGE_SIZE);
+
+	test_cmd_create_access(self->ioas_id, &access_cmd.id,
+			       MOCK_FLAGS_ACCESS_CREATE_NEEDS_PIN_PAGES);
+	access_cmd.access_pages.iova = iova;
+	access_cmd.access_pages.uptr = (uintptr_t)va;
+	EXPECT_ERRNO(EINVAL,
+		     ioctl(self->fd, _IOMMU_TEST_CMD(IOMMU_TEST_OP_ACCESS_PAGES),
+			   &access_cmd));
+	rw_cmd.id = access_cmd.id;
+	rw_cmd.access_rw.iova = iova;
+	EXPECT_ERRNO(EINVAL,
+		     ioctl(self->fd, _IOMMU_TEST_CMD(IOMMU_TEST_OP_ACCESS_RW),
+			   &rw_cmd));
+	test_cmd_destroy_access(access_cmd.id);
+
+	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS,
+				   &change));
+
+	/* A domain attached while revoked is filled by the restore too */
+	test_cmd_revoke_dmabuf(dfd, true);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id2, &hwpt_id2, NULL);
+	if (variant->mock_domains)
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      copy_cmd.dst_iova, 2);
+	check_dmabuf_unmapped(_metadata, self->fd, hwpt_id2, dfd, iova, n);
+	test_cmd_revoke_dmabuf(dfd, false);
+	check_dmabuf_map(_metadata, self->fd, hwpt_id2, dfd, layout, n, iova,
+			 0, n);
+	check_dmabuf_map(_metadata, self->fd, hwpt_id2, dfd, layout, n,
+			 copy_cmd.dst_iova, 1, 2);
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, copy_cmd.dst_iova, 1, 2);
+	test_ioctl_destroy(stdev_id2);
+
+	test_ioctl_ioas_unmap(copy_cmd.dst_iova, 2 * PAGE_SIZE);
+	test_ioctl_ioas_unmap(iova, buf_size);
+	ASSERT_EQ(0, munmap(va, buf_size));
+	close(dfd);
+}
+
+/*
+ * Ranges of a mmap of the dma-buf that IOMMU_IOAS_MAP refuses: part of a
+ * page, memory and dma-buf in one range either way round, the buffer while
+ * revoked, and a writable mapping of a read-only mmap.
+ */
+TEST_F(iommufd_ioas, dmabuf_map_va_refused)
+{
+	size_t buf_size = PAGE_SIZE * 4;
+	__u64 iova;
+	void *area;
+	int dfd;
+
+	test_cmd_get_dmabuf_rw(buf_size, MOCK_DMABUF_ONE_RANGE, &dfd);
+	/* The dma-buf between a page of memory on each side */
+	area = mmap(NULL, buf_size + 2 * PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(area + PAGE_SIZE,
+		  mmap(area + PAGE_SIZE, buf_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, dfd, 0));
+
+	test_err_ioctl_ioas_map(EINVAL, area + PAGE_SIZE, PAGE_SIZE / 2, &iova);
+	test_err_ioctl_ioas_map(EINVAL, area, 2 * PAGE_SIZE, &iova);
+	test_err_ioctl_ioas_map(EINVAL, area + buf_size, 2 * PAGE_SIZE, &iova);
+
+	test_cmd_revoke_dmabuf(dfd, true);
+	test_err_ioctl_ioas_map(ENODEV, area + PAGE_SIZE, buf_size, &iova);
+	test_cmd_revoke_dmabuf(dfd, false);
+	test_ioctl_ioas_map(area + PAGE_SIZE, buf_size, &iova);
+	test_ioctl_ioas_unmap(iova, buf_size);
+
+	ASSERT_EQ(area + PAGE_SIZE,
+		  mmap(area + PAGE_SIZE, buf_size, PROT_READ,
+		       MAP_SHARED | MAP_FIXED, dfd, 0));
+	test_err_ioctl_ioas_map(EFAULT, area + PAGE_SIZE, buf_size, &iova);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+					  area + PAGE_SIZE, buf_size, &iova,
+					  IOMMU_IOAS_MAP_READABLE));
+	test_ioctl_ioas_unmap(iova, buf_size);
+
+	ASSERT_EQ(0, munmap(area, buf_size + 2 * PAGE_SIZE));
+	close(dfd);
+}
+
 /*
  * Several ranges map into one IOVA range, whole or without the first and
  * the last page: with ranges of two pages that slice starts and ends in

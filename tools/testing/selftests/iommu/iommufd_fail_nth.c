@@ -212,12 +212,15 @@ FIXTURE(basic_fail_nth)
 	uint32_t stdev_id;
 	uint32_t pasid;
 	int dmabuf_fd;
+	void *dmabuf_va;
+	size_t dmabuf_va_len;
 };
 
 FIXTURE_SETUP(basic_fail_nth)
 {
 	self->fd = -1;
 	self->dmabuf_fd = -1;
+	self->dmabuf_va = MAP_FAILED;
 	self->access_id = 0;
 	self->stdev_id = 0;
 	self->pasid = 0; //test should use a non-zero value
@@ -234,6 +237,8 @@ FIXTURE_TEARDOWN(basic_fail_nth)
 	}
 	if (self->pasid && self->stdev_id)
 		_test_cmd_pasid_detach(self->fd, self->stdev_id, self->pasid);
+	if (self->dmabuf_va != MAP_FAILED)
+		munmap(self->dmabuf_va, self->dmabuf_va_len);
 	if (self->dmabuf_fd != -1)
 		close(self->dmabuf_fd);
 	teardown_iommufd(self->fd, _metadata);
@@ -447,6 +452,79 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 
 	/* A new domain is filled from the list */
 	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, &hwpt_id, NULL))
+		return -1;
+	return 0;
+}
+
+/*
+ * IOMMU_IOAS_MAP of a mmap of the dma-buf, a revoke, a domain attached
+ * while revoked, and the restore that fills both domains when the revoke
+ * is lifted.
+ */
+TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
+{
+	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
+				   IOMMU_IOAS_MAP_READABLE;
+	size_t len = PAGE_SIZE * 8;
+	uint32_t ioas_id;
+	__u32 stdev_id2;
+	__u32 stdev_id;
+	__u64 iova2;
+	__u64 iova;
+
+	self->fd = open("/dev/iommu", O_RDWR);
+	if (self->fd == -1)
+		return -1;
+
+	if (_test_ioctl_ioas_alloc(self->fd, &ioas_id))
+		return -1;
+
+	if (_test_ioctl_set_temp_memory_limit(self->fd, 32))
+		return -1;
+
+	if (__test_cmd_get_dmabuf(self->fd, len,
+				  MOCK_DMABUF_PAIR_RANGES_REVERSED,
+				  O_RDWR | O_CLOEXEC, &self->dmabuf_fd))
+		return -1;
+
+	self->dmabuf_va_len = len;
+	self->dmabuf_va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       self->dmabuf_fd, 0);
+	if (self->dmabuf_va == MAP_FAILED)
+		return -1;
+
+	fail_nth_enable();
+
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
+		return -1;
+
+	if (_test_ioctl_ioas_map(self->fd, ioas_id, self->dmabuf_va, len,
+				 &iova, flags))
+		return -1;
+
+	/* Starts and ends in the middle of a range */
+	if (_test_ioctl_ioas_map(self->fd, ioas_id,
+				 self->dmabuf_va + PAGE_SIZE,
+				 len - 2 * PAGE_SIZE, &iova2, flags))
+		return -1;
+
+	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
+		return -1;
+
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id2, NULL, NULL))
+		return -1;
+
+	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, false))
+		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,
+				   len - 2 * PAGE_SIZE, NULL))
+		return -1;
+
+	if (_test_ioctl_destroy(self->fd, stdev_id))
+		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova, len, NULL))
 		return -1;
 	return 0;
 }

@@ -560,13 +560,13 @@ static int _test_cmd_destroy_access_pages(int fd, unsigned int access_id,
 	EXPECT_ERRNO(_errno, _test_cmd_destroy_access_pages(              \
 				     self->fd, access_id, access_pages_id))
 
-static int _test_cmd_get_dmabuf(int fd, size_t len, unsigned int layout,
-				int *out_fd)
+static int __test_cmd_get_dmabuf(int fd, size_t len, unsigned int layout,
+				 unsigned int open_flags, int *out_fd)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
 		.op = IOMMU_TEST_OP_DMABUF_GET,
-		.dmabuf_get = { .length = len, .open_flags = O_CLOEXEC,
+		.dmabuf_get = { .length = len, .open_flags = open_flags,
 				.layout = layout },
 	};
 
@@ -575,11 +575,21 @@ static int _test_cmd_get_dmabuf(int fd, size_t len, unsigned int layout,
 		return -1;
 	return 0;
 }
+
+static int _test_cmd_get_dmabuf(int fd, size_t len, unsigned int layout,
+				int *out_fd)
+{
+	return __test_cmd_get_dmabuf(fd, len, layout, O_CLOEXEC, out_fd);
+}
 #define test_cmd_get_dmabuf(len, out_fd) \
 	ASSERT_EQ(0, _test_cmd_get_dmabuf(self->fd, len, MOCK_DMABUF_ONE_RANGE, \
 					  out_fd))
 #define test_cmd_get_dmabuf_layout(len, layout, out_fd) \
 	ASSERT_EQ(0, _test_cmd_get_dmabuf(self->fd, len, layout, out_fd))
+/* A dma-buf whose file is open for writing too, so that it can be mmapped so */
+#define test_cmd_get_dmabuf_rw(len, layout, out_fd)                        \
+	ASSERT_EQ(0, __test_cmd_get_dmabuf(self->fd, len, layout,          \
+					   O_RDWR | O_CLOEXEC, out_fd))
 
 static int _test_cmd_revoke_dmabuf(int fd, int dmabuf_fd, bool revoked)
 {

@@ -8,15 +8,19 @@
  * vfio-pci can mmap (QEMU's ivshmem-plain BAR 2 is one).
  */
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <linux/align.h>
+#include <linux/io.h>
 #include <linux/iommufd.h>
 #include <linux/pci_regs.h>
 #include <linux/sizes.h>
@@ -626,6 +630,183 @@ TEST_F(vfio_pci_dmabuf_test, close_device)
 	ASSERT_EQ(ENODEV, errno);
 	ASSERT_EQ(self->bar_size, iommu_unmap_range(self->iommu, TEST_IOVA, self->bar_size));
 	ASSERT_EQ(0, close(fd));
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static void sigbus_handler(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Reads a word at @addr; true if the read raised SIGBUS. */
+static bool read_sigbus(void *addr)
+{
+	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
+	bool faulted;
+
+	sigemptyset(&sa.sa_mask);
+	VFIO_ASSERT_EQ(sigaction(SIGBUS, &sa, &old), 0);
+	/* Set after sigsetjmp() returns, so that it survives siglongjmp(). */
+	if (sigsetjmp(sigbus_jmp, 1)) {
+		faulted = true;
+	} else {
+		(void)readl(addr);
+		faulted = false;
+	}
+	VFIO_ASSERT_EQ(sigaction(SIGBUS, &old, NULL), 0);
+	return faulted;
+}
+
+/*
+ * A dma-buf of BAR pages can be mapped with mmap(): its pages are the BAR
+ * pages of its ranges, in the order of the ranges.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf)
+{
+	struct vfio_region_dma_range r[] = {
+		{ .offset = 3 * SZ_4K, .length = SZ_4K },
+		{ .offset = SZ_4K, .length = SZ_4K },
+	};
+	u32 *bar = self->device->bars[self->bar].vaddr;
+	u32 *buf, old[3];
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, r, 2);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, 2 * SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	/* Put the words back at the end: the BAR is the P2P test's too. */
+	old[0] = readl(buf);
+	old[1] = readl(buf + SZ_4K / 4 + 1);
+	old[2] = readl(buf + 2);
+
+	writel(0x1badcafe, buf);
+	writel(0x2badcafe, buf + SZ_4K / 4 + 1);
+	ASSERT_EQ(0x1badcafe, readl(bar + 3 * SZ_4K / 4));
+	ASSERT_EQ(0x2badcafe, readl(bar + SZ_4K / 4 + 1));
+	writel(0x3badcafe, bar + 3 * SZ_4K / 4 + 2);
+	ASSERT_EQ(0x3badcafe, readl(buf + 2));
+	writel(old[0], buf);
+	writel(old[1], buf + SZ_4K / 4 + 1);
+	writel(old[2], buf + 2);
+	ASSERT_EQ(0, munmap(buf, 2 * SZ_4K));
+
+	/* Past the end, and private mappings, are refused. */
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd,
+				   2 * SZ_4K));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, SZ_4K, PROT_READ, MAP_PRIVATE, fd, 0));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * With memory decode off, a read through the BAR's mmap and through a
+ * dma-buf's mmap raises SIGBUS; with decode on again both read.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_memory_decode)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	u32 *bar = self->device->bars[self->bar].vaddr;
+	u32 *buf;
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_FALSE(read_sigbus(buf));
+	ASSERT_FALSE(read_sigbus(bar));
+
+	set_memory_decode(self->device, false);
+	ASSERT_TRUE(read_sigbus(buf));
+	ASSERT_TRUE(read_sigbus(bar));
+
+	set_memory_decode(self->device, true);
+	ASSERT_FALSE(read_sigbus(buf));
+	ASSERT_FALSE(read_sigbus(bar));
+	ASSERT_EQ(0, munmap(buf, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * IOMMU_IOAS_MAP of a BAR's mmap maps the dma-buf that vfio-pci puts under
+ * it, as MAP_FILE of that dma-buf would: a slice or the whole BAR, and a
+ * mmap of a dma-buf fd the same way.
+ */
+TEST_F(vfio_pci_dmabuf_test, map_va)
+{
+	struct vfio_region_dma_range r = { .offset = SZ_4K, .length = SZ_4K };
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	struct dma_region region = {
+		.vaddr = bar,
+		.size = self->bar_size,
+		.iova = TEST_IOVA,
+	};
+	void *buf;
+	int fd;
+
+	ASSERT_EQ(0, __iommu_map(self->iommu, &region));
+	iommu_unmap(self->iommu, &region);
+
+	region.vaddr = bar + SZ_4K;
+	region.size = 2 * SZ_4K;
+	ASSERT_EQ(0, __iommu_map(self->iommu, &region));
+	iommu_unmap(self->iommu, &region);
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	region.vaddr = buf;
+	region.size = SZ_4K;
+	ASSERT_EQ(0, __iommu_map(self->iommu, &region));
+	iommu_unmap(self->iommu, &region);
+	ASSERT_EQ(0, munmap(buf, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * Ranges of a BAR's mmap that IOMMU_IOAS_MAP refuses: part of a page,
+ * past the end of the mmap, memory and BAR in one range, and the BAR while
+ * memory decode is off.
+ */
+TEST_F(vfio_pci_dmabuf_test, map_va_refused)
+{
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	struct dma_region region = { .iova = TEST_IOVA };
+	u8 *area;
+
+	region.vaddr = bar + 64;
+	region.size = SZ_4K;
+	ASSERT_EQ(-EINVAL, __iommu_map(self->iommu, &region));
+	region.vaddr = bar;
+	region.size = SZ_4K - 64;
+	ASSERT_EQ(-EINVAL, __iommu_map(self->iommu, &region));
+
+	/* A page of the BAR between two pages of memory. */
+	area = mmap(NULL, 3 * SZ_4K, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, area);
+	ASSERT_EQ(area + SZ_4K, mmap(area + SZ_4K, SZ_4K, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_FIXED, self->device->fd,
+				     self->device->bars[self->bar].info.offset));
+	region.vaddr = area;
+	region.size = 2 * SZ_4K;
+	ASSERT_EQ(-EINVAL, __iommu_map(self->iommu, &region));
+	region.vaddr = area + SZ_4K;
+	ASSERT_EQ(-EINVAL, __iommu_map(self->iommu, &region));
+	region.size = SZ_4K;
+	ASSERT_EQ(0, __iommu_map(self->iommu, &region));
+	iommu_unmap(self->iommu, &region);
+	ASSERT_EQ(0, munmap(area, 3 * SZ_4K));
+
+	set_memory_decode(self->device, false);
+	region.vaddr = bar;
+	region.size = SZ_4K;
+	ASSERT_EQ(-ENODEV, __iommu_map(self->iommu, &region));
+	set_memory_decode(self->device, true);
 }
 
 int main(int argc, char *argv[])
