@@ -1824,8 +1824,9 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 
 /*
  * Ranges of a mmap of the dma-buf that IOMMU_IOAS_MAP refuses: part of a
- * page, memory and dma-buf in one range either way round, the buffer while
- * revoked, and a writable mapping of a read-only mmap.
+ * page, memory and dma-buf in one range either way round, a range across
+ * two mmaps of the dma-buf, the buffer while revoked, and a writable
+ * mapping of a read-only mmap.
  */
 TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 {
@@ -1846,6 +1847,15 @@ TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 	test_err_ioctl_ioas_map(EINVAL, area + PAGE_SIZE, PAGE_SIZE / 2, &iova);
 	test_err_ioctl_ioas_map(EINVAL, area, 2 * PAGE_SIZE, &iova);
 	test_err_ioctl_ioas_map(EINVAL, area + buf_size, 2 * PAGE_SIZE, &iova);
+
+	/* Two mmaps of the dma-buf one after the other: two VMAs */
+	ASSERT_EQ(area + PAGE_SIZE + buf_size / 2,
+		  mmap(area + PAGE_SIZE + buf_size / 2, buf_size / 2,
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, dfd, 0));
+	test_err_ioctl_ioas_map(EINVAL, area + PAGE_SIZE, buf_size, &iova);
+	ASSERT_EQ(area + PAGE_SIZE,
+		  mmap(area + PAGE_SIZE, buf_size, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_FIXED, dfd, 0));
 
 	test_cmd_revoke_dmabuf(dfd, true);
 	test_err_ioctl_ioas_map(ENODEV, area + PAGE_SIZE, buf_size, &iova);

@@ -769,14 +769,16 @@ TEST_F(vfio_pci_dmabuf_test, map_va)
 
 /*
  * Ranges of a BAR's mmap that IOMMU_IOAS_MAP refuses: part of a page,
- * past the end of the mmap, memory and BAR in one range, and the BAR while
- * memory decode is off.
+ * past the end of the mmap, memory and BAR in one range, the BAR while
+ * memory decode is off, and the mmap of a BAR smaller than a page, which
+ * vfio-pci maps without a dma-buf.
  */
 TEST_F(vfio_pci_dmabuf_test, map_va_refused)
 {
 	u8 *bar = self->device->bars[self->bar].vaddr;
 	struct dma_region region = { .iova = TEST_IOVA };
 	u8 *area;
+	int i;
 
 	region.vaddr = bar + 64;
 	region.size = SZ_4K;
@@ -807,6 +809,16 @@ TEST_F(vfio_pci_dmabuf_test, map_va_refused)
 	region.size = SZ_4K;
 	ASSERT_EQ(-ENODEV, __iommu_map(self->iommu, &region));
 	set_memory_decode(self->device, true);
+
+	for (i = 0; i < PCI_STD_NUM_BARS; i++) {
+		struct vfio_pci_bar *small = &self->device->bars[i];
+
+		if (!small->vaddr || !small->info.size ||
+		    small->info.size >= SZ_4K)
+			continue;
+		region.vaddr = small->vaddr;
+		ASSERT_EQ(-EFAULT, __iommu_map(self->iommu, &region));
+	}
 }
 
 int main(int argc, char *argv[])
