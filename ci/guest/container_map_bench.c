@@ -36,6 +36,8 @@
 
 #include <linux/vfio.h>
 
+#include "bench.h"
+
 #define SZ_64M		0x4000000ULL
 #define BENCH_IOVA	0x40000000ULL
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
@@ -55,20 +57,6 @@ static struct container_case cases[] = {
 
 static const char *bdf;
 static char group_path[64];
-
-static void die(const char *what)
-{
-	fprintf(stderr, "container_map_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void find_group(void)
 {
@@ -155,19 +143,6 @@ out_group:
 	close(container);
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static unsigned long long median(uint64_t *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 int main(int argc, char **argv)
 {
 	unsigned int rounds = 5, iters = 10, r, k;
@@ -208,8 +183,10 @@ int main(int argc, char **argv)
 			continue;
 		}
 		printf("BENCH-TIME %s %llu 1 %u %llu %llu %llu\n", c->name,
-		       SZ_64M, c->n, median(c->map_ns, c->n),
-		       median(c->unmap_ns, c->n), median(c->sum_ns, c->n));
+		       SZ_64M, c->n,
+		       (unsigned long long)median(c->map_ns, c->n),
+		       (unsigned long long)median(c->unmap_ns, c->n),
+		       (unsigned long long)median(c->sum_ns, c->n));
 	}
 	return 0;
 usage:

@@ -48,6 +48,8 @@
 #include <linux/pci_regs.h>
 #include <linux/vfio.h>
 
+#include "bench.h"
+
 #define SZ_4K		0x1000ULL
 #define SZ_64K		0x10000ULL
 #define SZ_2M		0x200000ULL
@@ -90,20 +92,6 @@ static const char *bdf;
 static int iommufd, devfd;
 static uint32_t ioas_id;
 static uint64_t bar_phys, bar_size;
-
-static void die(const char *what)
-{
-	fprintf(stderr, "dmabuf_map_bench: %s: %s\n", what, strerror(errno));
-	exit(1);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
 
 static void open_device(void)
 {
@@ -272,19 +260,6 @@ static void unmap(struct bench_case *c)
 	}
 	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd))
 		die("IOMMU_IOAS_UNMAP");
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 /*
