@@ -9,6 +9,7 @@
 #include <linux/align.h>
 #include <linux/slab.h>
 #include <linux/sort.h>
+#include <linux/pci.h>
 
 #define MAX_SG_ENT_SZ ALIGN_DOWN(UINT_MAX, PAGE_SIZE)
 
@@ -511,3 +512,298 @@ void dma_buf_pal_unmap(struct dma_buf_attachment *attach,
 	ops->unmap(attach, pal);
 }
 EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
+
+/**
+ * DOC: PCI IOV mapping type
+ *
+ * &dma_buf_mapping_pci_iov hands the importer a BAR of an SR-IOV virtual
+ * function (VF) and the ranges of the buffer in that BAR, as a &struct
+ * dma_buf_iov_list. It exists for the driver of the physical function
+ * (PF) that owns the VF: a GPU's PF driver given a dma-buf that VFIO
+ * exported from its VF's slice of device memory knows where that BAR of
+ * the VF lies in its own device, and wants locations in the device, not
+ * CPU physical or DMA addresses. Nothing is mapped for DMA.
+ *
+ * The exporter offers the type with dma_buf_iov_offer(), naming the VF and
+ * the BAR. The importer accepts it with DMA_BUF_IOV_ACCEPT(), naming itself
+ * (the PF, whose &pci_dev.dev is the device of the attachment) and the VF
+ * BARs it understands. They match when the exporter's device is a VF whose
+ * pci_physfn() is the importer, the BAR is one the importer accepted, and
+ * the attachment honours revoke (dma_buf_attach_revocable()). Anybody else
+ * gets the exporter's next offer.
+ *
+ * The map and unmap functions are exported to the PF drivers that use the
+ * type and to its tests only: an offset in a VF BAR is only meaningful to
+ * the PF, and a list that the core did not check would let a PF driver
+ * reach outside the VF's memory. dma_buf_iov_map() checks every list the
+ * exporter returns before the importer sees it (see &struct
+ * dma_buf_iov_list) and fails with -EINVAL and a warning, printed once,
+ * for a bad one.
+ *
+ * Revoke works as for the physical address list type: the exporter calls
+ * dma_buf_invalidate_mappings() under the reservation lock, and before the
+ * importer's &dma_buf_attach_ops.invalidate_mappings returns, the PF has
+ * stopped every use of the ranges (no engine of the device reads or
+ * writes them any more) and has given the list back with
+ * dma_buf_iov_unmap(). The exporter waits for that before the memory
+ * changes owner (the VF is reset or removed). When the revoke is lifted
+ * the exporter calls dma_buf_invalidate_mappings() again, and the importer
+ * may map once more. There is an unmap because the exporter counts the
+ * lists it handed out, as for the other types.
+ *
+ * The pointers of the offer, the VF among them, are only valid while the
+ * attachment is mapped: a VF can be removed (sriov_numvfs set to 0) while
+ * its PF holds an attachment, after its exporter has revoked the buffer.
+ *
+ * A PF driver imports a buffer and finds it in its device like this (the
+ * device memory behind VF BAR 2 here; error handling shortened)::
+ *
+ *	static void pf_invalidate(struct dma_buf_attachment *attach)
+ *	{
+ *		struct pf_import *imp = attach->importer_priv;
+ *
+ *		if (imp->list) {
+ *			pf_stop_engines(imp);	// no access after this
+ *			dma_buf_iov_unmap(attach, imp->list);
+ *			imp->list = NULL;
+ *		}
+ *	}
+ *
+ *	static const struct dma_buf_attach_ops pf_attach_ops = {
+ *		.invalidate_mappings = pf_invalidate,
+ *	};
+ *
+ *	accept = DMA_BUF_IOV_ACCEPT(pf_pdev, BIT(2));
+ *	attach = dma_buf_mapping_attach(dmabuf, &pf_pdev->dev, &accept, 1,
+ *					&pf_attach_ops, imp);
+ *	dma_resv_lock(dmabuf->resv, NULL);
+ *	list = dma_buf_iov_map(attach);
+ *	if (!IS_ERR(list)) {
+ *		vf = pci_iov_vf_id(attach->map_offer.iov.vf);
+ *		for (i = 0; i < list->nr_ranges; i++)
+ *			pf_use(imp, vf, list->ranges[i].offset,
+ *			       list->ranges[i].len);
+ *		imp->list = list;
+ *	}
+ *	dma_resv_unlock(dmabuf->resv);
+ *
+ * The offsets are those of the VF's BAR: where the VF's BAR lies in the
+ * PF's view (its SR-IOV capability's VF BAR times the VF number), or
+ * which slice of device memory the PF gave that VF, is the PF driver's
+ * knowledge.
+ */
+
+static int dma_buf_iov_match(struct dma_buf_attachment *attach,
+			     const struct dma_buf_mapping_offer *offer,
+			     const struct dma_buf_mapping_accept *accept)
+{
+	struct pci_dev *vf = offer->iov.vf, *pf = accept->iov.pf;
+
+	if (!vf || !pf || attach->dev != &pf->dev)
+		return -EOPNOTSUPP;
+	if (!vf->is_virtfn || pci_physfn(vf) != pf)
+		return -EOPNOTSUPP;
+	if (offer->iov.bar >= PCI_STD_NUM_BARS ||
+	    !(accept->iov.bars & BIT(offer->iov.bar)))
+		return -EOPNOTSUPP;
+	return dma_buf_attach_revocable(attach) ? 0 : -EOPNOTSUPP;
+}
+
+/**
+ * var dma_buf_mapping_pci_iov - the PCI IOV mapping type
+ *
+ * Exporters offer it with dma_buf_iov_offer(); importers accept it with
+ * DMA_BUF_IOV_ACCEPT() and map with dma_buf_iov_map().
+ */
+const struct dma_buf_mapping_type dma_buf_mapping_pci_iov = {
+	.name = "pci_iov",
+	.match = dma_buf_iov_match,
+};
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_mapping_pci_iov, "dmabuf_kunit,dmabuf_iov_test");
+
+/**
+ * dma_buf_iov_offer - offer of the PCI IOV mapping type
+ * @ops: the exporter's IOV operations, which must outlive the dma-buf.
+ * @vf: the virtual function whose BAR holds the buffer.
+ * @bar: that BAR.
+ *
+ * For the array that &dma_buf_ops.get_mapping_offers returns.
+ *
+ * Returns: the offer.
+ */
+struct dma_buf_mapping_offer
+dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops, struct pci_dev *vf,
+		  unsigned int bar)
+{
+	return (struct dma_buf_mapping_offer){
+		.type = &dma_buf_mapping_pci_iov,
+		.exp_ops = ops,
+		.iov.vf = vf,
+		.iov.bar = bar,
+	};
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_offer, "vfio_pci_core,dmabuf_kunit");
+
+static int dma_buf_iov_range_cmp(const void *a, const void *b)
+{
+	const struct dma_buf_iov_range *x = a, *y = b;
+
+	if (x->offset == y->offset)
+		return 0;
+	return x->offset < y->offset ? -1 : 1;
+}
+
+/**
+ * dma_buf_iov_check - validate a list of VF BAR ranges
+ * @size: size of the dma-buf in bytes
+ * @vf: the virtual function of the offer
+ * @bar: the BAR of the offer
+ * @list: the list
+ * @why: set to a short description of the first problem found
+ *
+ * The checks dma_buf_iov_map() makes on every list an exporter returns.
+ * An exporter whose layout comes from userspace can run them when it
+ * builds the list, and not offer the PCI IOV type for a list that would
+ * be refused.
+ *
+ * Returns: 0 if @list is a valid list for a dma-buf of @size bytes in BAR
+ * @bar of @vf, -EINVAL if it is not, -ENOMEM if the overlap check could
+ * not allocate.
+ */
+int dma_buf_iov_check(size_t size, struct pci_dev *vf, unsigned int bar,
+		      const struct dma_buf_iov_list *list, const char **why)
+{
+	u64 bar_len, end, total = 0;
+	struct dma_buf_iov_range *sorted;
+	int ret = 0;
+	size_t i;
+
+	if (bar >= PCI_STD_NUM_BARS || list->bar != bar) {
+		*why = "not the BAR of the offer";
+		return -EINVAL;
+	}
+	if (!list->nr_ranges || list->nr_ranges > DMA_BUF_IOV_MAX_RANGES) {
+		*why = "no range, or too many";
+		return -EINVAL;
+	}
+	bar_len = pci_resource_len(vf, bar);
+	for (i = 0; i < list->nr_ranges; i++) {
+		const struct dma_buf_iov_range *r = &list->ranges[i];
+
+		if (!r->len) {
+			*why = "empty range";
+			return -EINVAL;
+		}
+		if (!PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->len)) {
+			*why = "range not page aligned";
+			return -EINVAL;
+		}
+		if (check_add_overflow(r->offset, r->len, &end) ||
+		    end > bar_len) {
+			*why = "range outside the BAR";
+			return -EINVAL;
+		}
+		if (check_add_overflow(total, r->len, &total) ||
+		    total > size) {
+			*why = "ranges larger than the dma-buf";
+			return -EINVAL;
+		}
+	}
+	if (total != size) {
+		*why = "ranges smaller than the dma-buf";
+		return -EINVAL;
+	}
+	if (list->nr_ranges == 1)
+		return 0;
+
+	sorted = kvmalloc_array(list->nr_ranges, sizeof(*sorted), GFP_KERNEL);
+	if (!sorted) {
+		*why = "no memory";
+		return -ENOMEM;
+	}
+	memcpy(sorted, list->ranges, list->nr_ranges * sizeof(*sorted));
+	sort(sorted, list->nr_ranges, sizeof(*sorted), dma_buf_iov_range_cmp,
+	     NULL);
+	for (i = 1; i < list->nr_ranges; i++) {
+		if (sorted[i].offset - sorted[i - 1].offset < sorted[i - 1].len) {
+			*why = "overlapping ranges";
+			ret = -EINVAL;
+			break;
+		}
+	}
+	kvfree(sorted);
+	return ret;
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_check, "vfio_pci_core,dmabuf_kunit");
+
+/**
+ * dma_buf_iov_map - get the VF BAR ranges of an attachment
+ * @attach: an attachment of the &dma_buf_mapping_pci_iov type
+ *
+ * Must be called with the reservation lock of the dma-buf held. The list
+ * is valid until dma_buf_iov_unmap() or until the exporter revokes the
+ * buffer (&dma_buf_attach_ops.invalidate_mappings), whichever comes
+ * first; the importer must stop using the ranges and call
+ * dma_buf_iov_unmap() from its invalidate_mappings callback.
+ *
+ * Returns: the validated list, or an error pointer: -EINVAL for an
+ * attachment of another type or a list that fails validation, -ENOMEM
+ * when the validation could not allocate, or the exporter's error
+ * (-ENODEV while the buffer is revoked).
+ */
+const struct dma_buf_iov_list *
+dma_buf_iov_map(struct dma_buf_attachment *attach)
+{
+	const struct dma_buf_iov_exp_ops *ops;
+	const struct dma_buf_iov_list *list;
+	const char *why;
+	int ret;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (WARN_ON_ONCE(!dma_buf_attachment_is_type(attach,
+						     &dma_buf_mapping_pci_iov)))
+		return ERR_PTR(-EINVAL);
+
+	ops = attach->map_offer.exp_ops;
+	list = ops->map(attach);
+	if (IS_ERR(list))
+		return list;
+	if (!list) {
+		pr_warn_once("dma-buf: exporter %s returned no VF BAR ranges\n",
+			     attach->dmabuf->exp_name);
+		return ERR_PTR(-EINVAL);
+	}
+
+	/* The VF is live: the buffer is not revoked under the lock. */
+	ret = dma_buf_iov_check(attach->dmabuf->size, attach->map_offer.iov.vf,
+				attach->map_offer.iov.bar, list, &why);
+	if (ret) {
+		if (ret == -EINVAL)
+			pr_warn_once("dma-buf: exporter %s returned bad VF BAR ranges: %s\n",
+				     attach->dmabuf->exp_name, why);
+		ops->unmap(attach, list);
+		return ERR_PTR(ret);
+	}
+	return list;
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_map, "dmabuf_kunit,dmabuf_iov_test");
+
+/**
+ * dma_buf_iov_unmap - end the use of VF BAR ranges
+ * @attach: the attachment the list was mapped for
+ * @list: the list dma_buf_iov_map() returned
+ *
+ * Must be called with the reservation lock of the dma-buf held.
+ */
+void dma_buf_iov_unmap(struct dma_buf_attachment *attach,
+		       const struct dma_buf_iov_list *list)
+{
+	const struct dma_buf_iov_exp_ops *ops = attach->map_offer.exp_ops;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (WARN_ON_ONCE(!dma_buf_attachment_is_type(attach,
+						     &dma_buf_mapping_pci_iov)))
+		return;
+	ops->unmap(attach, list);
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_unmap, "dmabuf_kunit,dmabuf_iov_test");

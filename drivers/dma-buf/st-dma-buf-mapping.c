@@ -12,6 +12,7 @@
 #include <linux/dma-buf.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
@@ -83,6 +84,17 @@ struct mt_ctx {
 	int pal_map_ret;
 	int pal_maps;
 	int pal_unmaps;
+
+	/* The PCI IOV exporter. */
+	struct dma_buf_iov_list *iov;
+	int iov_map_ret;
+	int iov_maps;
+	int iov_unmaps;
+
+	/* The importer's invalidate_mappings, when it keeps a list. */
+	struct dma_buf_attachment *held_attach;
+	const struct dma_buf_iov_list *held;
+	int invalidates;
 };
 
 static struct mt_ctx *mt_ctx(struct dma_buf_attachment *attach)
@@ -223,9 +235,10 @@ static const struct dma_buf_attach_ops mt_plain_importer = {
 	.invalidate_mappings = mt_invalidate,
 };
 
-/* A page-sized dma-buf exported with @ops, imported by @dev. */
-static struct mt_ctx *mt_export(struct kunit *test, const struct dma_buf_ops *ops,
-				struct device *dev)
+/* A dma-buf of @size bytes exported with @ops, imported by @dev. */
+static struct mt_ctx *mt_export_size(struct kunit *test,
+				     const struct dma_buf_ops *ops,
+				     struct device *dev, size_t size)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct mt_ctx *ctx;
@@ -236,11 +249,18 @@ static struct mt_ctx *mt_export(struct kunit *test, const struct dma_buf_ops *op
 	ctx->dev = dev;
 
 	exp_info.ops = ops;
-	exp_info.size = PAGE_SIZE;
+	exp_info.size = size;
 	exp_info.priv = ctx;
 	ctx->dmabuf = dma_buf_export(&exp_info);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, ctx->dmabuf);
 	return ctx;
+}
+
+/* A page-sized dma-buf exported with @ops, imported by @dev. */
+static struct mt_ctx *mt_export(struct kunit *test, const struct dma_buf_ops *ops,
+				struct device *dev)
+{
+	return mt_export_size(test, ops, dev, PAGE_SIZE);
 }
 
 /* The test's dma-buf, put back by mt_exit(). */
@@ -1142,6 +1162,415 @@ static void dma_buf_mapping_pal_map_wrong_type(struct kunit *test)
 	dma_buf_detach(ctx->dmabuf, attach);
 }
 
+static const struct dma_buf_iov_list *mt_iov_map(struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	if (ctx->iov_map_ret)
+		return ERR_PTR(ctx->iov_map_ret);
+	ctx->iov_maps++;
+	return ctx->iov;
+}
+
+static void mt_iov_unmap(struct dma_buf_attachment *attach,
+			 const struct dma_buf_iov_list *list)
+{
+	struct mt_ctx *ctx = mt_ctx(attach);
+
+	KUNIT_EXPECT_PTR_EQ(ctx->test, list, (const struct dma_buf_iov_list *)ctx->iov);
+	ctx->iov_unmaps++;
+}
+
+static const struct dma_buf_iov_exp_ops mt_iov_ops = {
+	.map = mt_iov_map,
+	.unmap = mt_iov_unmap,
+};
+
+/*
+ * PCI functions for the IOV type, never registered: two PFs, a VF of
+ * each, and a function without SR-IOV. Every VF has a BAR 2 of
+ * MT_IOV_BAR_PAGES pages. Only what the type looks at is set.
+ */
+#define MT_IOV_BAR		2
+#define MT_IOV_BAR_PAGES	16
+
+struct mt_iov_devs {
+	struct pci_dev pf, vf, pf2, vf2, plain;
+};
+
+static void mt_iov_pdev(struct pci_dev *pdev, const char *name,
+			struct pci_dev *physfn)
+{
+	struct resource *res = &pdev->resource[MT_IOV_BAR];
+
+	pdev->dev.init_name = name;
+	if (physfn) {
+		pdev->is_virtfn = 1;
+		pdev->physfn = physfn;
+	}
+	res->start = SZ_4G;
+	res->end = SZ_4G + MT_IOV_BAR_PAGES * PAGE_SIZE - 1;
+	res->flags = IORESOURCE_MEM;
+}
+
+/* The test's dma-buf of @pages pages, imported by the first PF. */
+static struct mt_ctx *mt_iov_setup(struct kunit *test, size_t pages,
+				   struct mt_iov_devs **devsp)
+{
+	struct mt_iov_devs *devs;
+	struct mt_ctx *ctx;
+
+	devs = kunit_kzalloc(test, sizeof(*devs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, devs);
+	mt_iov_pdev(&devs->pf, "mt-pf", NULL);
+	mt_iov_pdev(&devs->vf, "mt-vf", &devs->pf);
+	mt_iov_pdev(&devs->pf2, "mt-pf2", NULL);
+	mt_iov_pdev(&devs->vf2, "mt-vf2", &devs->pf2);
+	mt_iov_pdev(&devs->plain, "mt-plain", NULL);
+	ctx = mt_export_size(test, &mt_typed_ops, &devs->pf.dev,
+			     pages * PAGE_SIZE);
+	test->priv = ctx;
+	*devsp = devs;
+	return ctx;
+}
+
+/* A list of @n ranges of BAR 2 of @len bytes, @stride bytes apart. */
+static struct dma_buf_iov_list *mt_iov(struct kunit *test, size_t n,
+				       u64 start, u64 len, s64 stride)
+{
+	struct dma_buf_iov_list *list;
+	size_t i;
+
+	list = kunit_kzalloc(test, struct_size(list, ranges, n), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, list);
+	list->bar = MT_IOV_BAR;
+	list->nr_ranges = n;
+	for (i = 0; i < n; i++) {
+		list->ranges[i].offset = start + i * stride;
+		list->ranges[i].len = len;
+	}
+	return list;
+}
+
+static const struct dma_buf_attach_ops mt_pinned_importer = {
+	.allow_peer2peer = true,
+};
+
+struct mt_iov_match_case {
+	const char *desc;
+	int exporter;		/* 0: the PF's VF, 1: another PF's VF, 2: the PF, 3: no SR-IOV */
+	u32 bars;		/* the importer's mask */
+	bool from_pf2;		/* attach from the other PF, naming the first */
+	bool pinned;		/* an importer that cannot be revoked */
+	bool accept_pal;	/* the importer takes PAL too */
+	const struct dma_buf_mapping_type *want;
+};
+
+#define MT_IOV	(&dma_buf_mapping_pci_iov)
+#define MT_SGT	(&dma_buf_mapping_sgt)
+#define MT_PAL	(&dma_buf_mapping_pal)
+#define MT_BAR	BIT(MT_IOV_BAR)
+
+static const struct mt_iov_match_case mt_iov_match_cases[] = {
+	{ "own VF", 0, MT_BAR, false, false, false, MT_IOV },
+	{ "own VF, all BARs", 0, 0x3f, false, false, false, MT_IOV },
+	{ "another PF's VF", 1, MT_BAR, false, false, false, MT_SGT },
+	{ "the PF itself", 2, MT_BAR, false, false, false, MT_SGT },
+	{ "no SR-IOV", 3, MT_BAR, false, false, false, MT_SGT },
+	{ "BAR not accepted", 0, BIT(0) | BIT(4), false, false, false, MT_SGT },
+	{ "attach from another device", 0, MT_BAR, true, false, false, MT_SGT },
+	{ "importer not revocable", 0, MT_BAR, false, true, false, MT_SGT },
+	{ "own VF, IOV and PAL", 0, MT_BAR, false, false, true, MT_IOV },
+	{ "another PF's VF, IOV and PAL", 1, MT_BAR, false, false, true, MT_PAL },
+};
+
+static void mt_iov_match_case_desc(const struct mt_iov_match_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mt_iov_match, mt_iov_match_cases, mt_iov_match_case_desc);
+
+/*
+ * The exporter offers IOV, PAL and a scatterlist; the importer, a PF,
+ * accepts IOV (and PAL) and a scatterlist. Only the PF of the exporting VF
+ * gets IOV, for a BAR it accepts and as a revocable importer.
+ */
+static void dma_buf_mapping_iov_match(struct kunit *test)
+{
+	const struct mt_iov_match_case *c = test->param_value;
+	struct dma_buf_mapping_accept accepts[3];
+	struct dma_buf_attachment *attach;
+	struct mt_iov_devs *devs;
+	struct pci_dev *exporter;
+	struct mt_ctx *ctx;
+	unsigned int n = 0;
+
+	ctx = mt_iov_setup(test, 1, &devs);
+	switch (c->exporter) {
+	case 0:
+		exporter = &devs->vf;
+		break;
+	case 1:
+		exporter = &devs->vf2;
+		break;
+	case 2:
+		exporter = &devs->pf;
+		break;
+	default:
+		exporter = &devs->plain;
+		break;
+	}
+	ctx->offers[ctx->nr_offers++] = dma_buf_iov_offer(&mt_iov_ops, exporter,
+							  MT_IOV_BAR);
+	ctx->offers[ctx->nr_offers++] = dma_buf_pal_offer(&mt_pal_ops);
+	ctx->offers[ctx->nr_offers++] = DMA_BUF_SGT_OFFER(NULL);
+	accepts[n++] = DMA_BUF_IOV_ACCEPT(&devs->pf, c->bars);
+	if (c->accept_pal)
+		accepts[n++] = DMA_BUF_PAL_ACCEPT();
+	accepts[n++] = DMA_BUF_SGT_ACCEPT(true);
+
+	attach = dma_buf_mapping_attach(ctx->dmabuf,
+					c->from_pf2 ? &devs->pf2.dev : &devs->pf.dev,
+					accepts, n,
+					c->pinned ? &mt_pinned_importer : &mt_plain_importer,
+					NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_offer.type, c->want);
+	KUNIT_EXPECT_PTR_EQ(test, attach->map_accept.type, c->want);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+struct mt_iov_case {
+	const char *desc;
+	size_t size;		/* of the dma-buf, in pages */
+	size_t n;
+	struct dma_buf_iov_range ranges[4];
+	const char *why;	/* the reason the check gives, NULL if valid */
+	unsigned int bar;	/* of the list, 0 for MT_IOV_BAR */
+};
+
+/*
+ * As for the PAL list: each bad list breaks one rule, and the check must
+ * name that rule. The VF's BAR has MT_IOV_BAR_PAGES pages.
+ */
+static const struct mt_iov_case mt_iov_cases[] = {
+	{ "one range", 4, 1, { { P(0), P(4) } }, NULL },
+	{ "the last pages of the BAR", 4, 1, { { P(12), P(4) } }, NULL },
+	{ "adjacent ranges", 4, 2, { { P(4), P(2) }, { P(6), P(2) } }, NULL },
+	{ "ranges descending", 4, 3,
+	  { { P(15), P(1) }, { P(8), P(2) }, { P(0), P(1) } }, NULL },
+	{ "another BAR", 4, 1, { { P(0), P(4) } }, "not the BAR of the offer", 1 },
+	{ "no range", 4, 0, {}, "no range, or too many" },
+	{ "empty range", 4, 2, { { P(0), P(4) }, { P(8), 0 } }, "empty range" },
+	{ "unaligned offset", 4, 1, { { P(1) + 8, P(4) } },
+	  "range not page aligned" },
+	{ "unaligned length", 4, 2, { { P(0), P(4) - 1 }, { P(8), 1 } },
+	  "range not page aligned" },
+	{ "past the end of the BAR", 4, 1, { { P(13), P(4) } },
+	  "range outside the BAR" },
+	{ "offset past the BAR", 1, 1, { { P(16), P(1) } },
+	  "range outside the BAR" },
+	{ "wraps around", 2, 1, { { U64_MAX & PAGE_MASK, P(2) } },
+	  "range outside the BAR" },
+	{ "same range twice", 4, 2, { { P(2), P(2) }, { P(2), P(2) } },
+	  "overlapping ranges" },
+	{ "overlap by one page", 4, 2, { { P(3), P(2) }, { P(2), P(2) } },
+	  "overlapping ranges" },
+	{ "total one page short", 4, 1, { { P(0), P(3) } },
+	  "ranges smaller than the dma-buf" },
+	{ "total one page long", 4, 2, { { P(0), P(4) }, { P(8), P(1) } },
+	  "ranges larger than the dma-buf" },
+};
+
+static void mt_iov_case_desc(const struct mt_iov_case *c, char *desc)
+{
+	strscpy(desc, c->desc, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(mt_iov_check, mt_iov_cases, mt_iov_case_desc);
+
+static void dma_buf_mapping_iov_check(struct kunit *test)
+{
+	const struct mt_iov_case *c = test->param_value;
+	struct dma_buf_iov_list *list;
+	struct mt_iov_devs *devs;
+	const char *why = NULL;
+	int ret;
+
+	devs = kunit_kzalloc(test, sizeof(*devs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, devs);
+	mt_iov_pdev(&devs->pf, "mt-pf", NULL);
+	mt_iov_pdev(&devs->vf, "mt-vf", &devs->pf);
+	list = kunit_kzalloc(test, struct_size(list, ranges, c->n ?: 1),
+			     GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, list);
+	list->bar = c->bar ?: MT_IOV_BAR;
+	list->nr_ranges = c->n;
+	memcpy(list->ranges, c->ranges, c->n * sizeof(c->ranges[0]));
+	ret = dma_buf_iov_check(P(c->size), &devs->vf, MT_IOV_BAR, list, &why);
+	KUNIT_EXPECT_EQ_MSG(test, ret, c->why ? -EINVAL : 0, "%s: %s",
+			    c->desc, why ?: "valid");
+	if (c->why)
+		KUNIT_EXPECT_STREQ(test, why ?: "valid", c->why);
+	else
+		KUNIT_EXPECT_NULL(test, why);
+}
+
+/* A list longer than the cap is refused before its ranges are read. */
+static void dma_buf_mapping_iov_check_too_many(struct kunit *test)
+{
+	struct dma_buf_iov_list *list;
+	struct mt_iov_devs *devs;
+	const char *why = NULL;
+
+	devs = kunit_kzalloc(test, sizeof(*devs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, devs);
+	mt_iov_pdev(&devs->pf, "mt-pf", NULL);
+	mt_iov_pdev(&devs->vf, "mt-vf", &devs->pf);
+	list = kvzalloc(struct_size(list, ranges, DMA_BUF_IOV_MAX_RANGES + 1),
+			GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, list);
+	list->bar = MT_IOV_BAR;
+	list->nr_ranges = DMA_BUF_IOV_MAX_RANGES + 1;
+	KUNIT_EXPECT_EQ(test, dma_buf_iov_check(P(1), &devs->vf, MT_IOV_BAR,
+						list, &why), -EINVAL);
+	KUNIT_EXPECT_STREQ(test, why ?: "valid", "no range, or too many");
+	kvfree(list);
+}
+
+static struct dma_buf_attachment *mt_iov_attach(struct mt_ctx *ctx,
+						struct mt_iov_devs *devs,
+						const struct dma_buf_attach_ops *ops)
+{
+	struct dma_buf_mapping_accept accept =
+		DMA_BUF_IOV_ACCEPT(&devs->pf, BIT(MT_IOV_BAR));
+	struct dma_buf_attachment *attach;
+
+	ctx->offers[ctx->nr_offers++] = dma_buf_iov_offer(&mt_iov_ops, &devs->vf,
+							  MT_IOV_BAR);
+	attach = dma_buf_mapping_attach(ctx->dmabuf, &devs->pf.dev, &accept, 1,
+					ops, ctx);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(ctx->test, attach);
+	KUNIT_EXPECT_TRUE(ctx->test,
+			  dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov));
+	return attach;
+}
+
+static void dma_buf_mapping_iov_map_unmap(struct kunit *test)
+{
+	const struct dma_buf_iov_list *list;
+	struct dma_buf_attachment *attach;
+	struct mt_iov_devs *devs;
+	struct mt_ctx *ctx;
+
+	ctx = mt_iov_setup(test, 4, &devs);
+	attach = mt_iov_attach(ctx, devs, &mt_plain_importer);
+	ctx->iov = mt_iov(test, 4, P(12), PAGE_SIZE, -(s64)PAGE_SIZE);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	list = dma_buf_iov_map(attach);
+	KUNIT_EXPECT_PTR_EQ(test, list, (const struct dma_buf_iov_list *)ctx->iov);
+	if (!IS_ERR(list))
+		dma_buf_iov_unmap(attach, list);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, ctx->iov_maps, 1);
+	KUNIT_EXPECT_EQ(test, ctx->iov_unmaps, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_iov_map_refuses_bad_list(struct kunit *test)
+{
+	const struct dma_buf_iov_list *list;
+	struct dma_buf_attachment *attach;
+	struct mt_iov_devs *devs;
+	struct mt_ctx *ctx;
+
+	ctx = mt_iov_setup(test, 4, &devs);
+	attach = mt_iov_attach(ctx, devs, &mt_plain_importer);
+	/* Past the end of the VF's BAR */
+	ctx->iov = mt_iov(test, 1, P(14), P(4), 0);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	list = dma_buf_iov_map(attach);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(list), -EINVAL);
+	/* The exporter got its list back. */
+	KUNIT_EXPECT_EQ(test, ctx->iov_maps, 1);
+	KUNIT_EXPECT_EQ(test, ctx->iov_unmaps, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+static void dma_buf_mapping_iov_map_wrong_type(struct kunit *test)
+{
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	const struct dma_buf_iov_list *list;
+	struct dma_buf_attachment *attach;
+
+	attach = dma_buf_attach(ctx->dmabuf, ctx->dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	kunit_warning_suppress(test) {
+		list = dma_buf_iov_map(attach);
+		KUNIT_EXPECT_EQ(test, PTR_ERR(list), -EINVAL);
+		KUNIT_EXPECT_SUPPRESSED_WARNING_COUNT(test, 1);
+	}
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
+/* An importer that keeps its list, and gives it back when revoked. */
+static void mt_iov_invalidate(struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = attach->importer_priv;
+
+	ctx->invalidates++;
+	if (ctx->held) {
+		dma_buf_iov_unmap(attach, ctx->held);
+		ctx->held = NULL;
+	}
+}
+
+static const struct dma_buf_attach_ops mt_iov_importer = {
+	.invalidate_mappings = mt_iov_invalidate,
+};
+
+/*
+ * Revoke: the importer gives the list back from invalidate_mappings, and
+ * maps fail with the exporter's -ENODEV until the revoke is lifted.
+ */
+static void dma_buf_mapping_iov_revoke(struct kunit *test)
+{
+	const struct dma_buf_iov_list *list;
+	struct dma_buf_attachment *attach;
+	struct mt_iov_devs *devs;
+	struct mt_ctx *ctx;
+
+	ctx = mt_iov_setup(test, 4, &devs);
+	attach = mt_iov_attach(ctx, devs, &mt_iov_importer);
+	ctx->iov = mt_iov(test, 2, P(0), P(2), P(8));
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	list = dma_buf_iov_map(attach);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(list));
+	ctx->held = list;
+
+	ctx->iov_map_ret = -ENODEV;
+	dma_buf_invalidate_mappings(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, ctx->invalidates, 1);
+	KUNIT_EXPECT_NULL(test, ctx->held);
+	KUNIT_EXPECT_EQ(test, ctx->iov_unmaps, 1);
+	KUNIT_EXPECT_EQ(test, PTR_ERR(dma_buf_iov_map(attach)), -ENODEV);
+
+	ctx->iov_map_ret = 0;
+	dma_buf_invalidate_mappings(ctx->dmabuf);
+	list = dma_buf_iov_map(attach);
+	KUNIT_EXPECT_PTR_EQ(test, list, (const struct dma_buf_iov_list *)ctx->iov);
+	if (!IS_ERR(list))
+		dma_buf_iov_unmap(attach, list);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	KUNIT_EXPECT_EQ(test, ctx->iov_maps, 2);
+	KUNIT_EXPECT_EQ(test, ctx->iov_unmaps, 2);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
 static struct kunit_case dma_buf_mapping_cases[] = {
 	KUNIT_CASE(dma_buf_mapping_legacy_exporter_legacy_importer),
 	KUNIT_CASE(dma_buf_mapping_legacy_exporter_p2p_importer),
@@ -1176,6 +1605,13 @@ static struct kunit_case dma_buf_mapping_cases[] = {
 	KUNIT_CASE(dma_buf_mapping_pal_map_refuses_bad_list),
 	KUNIT_CASE(dma_buf_mapping_pal_map_passes_exporter_error),
 	KUNIT_CASE(dma_buf_mapping_pal_map_wrong_type),
+	KUNIT_CASE_PARAM(dma_buf_mapping_iov_match, mt_iov_match_gen_params),
+	KUNIT_CASE_PARAM(dma_buf_mapping_iov_check, mt_iov_check_gen_params),
+	KUNIT_CASE(dma_buf_mapping_iov_check_too_many),
+	KUNIT_CASE(dma_buf_mapping_iov_map_unmap),
+	KUNIT_CASE(dma_buf_mapping_iov_map_refuses_bad_list),
+	KUNIT_CASE(dma_buf_mapping_iov_map_wrong_type),
+	KUNIT_CASE(dma_buf_mapping_iov_revoke),
 	{}
 };
 

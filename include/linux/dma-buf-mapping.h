@@ -6,6 +6,7 @@
 #ifndef __DMA_BUF_MAPPING_H__
 #define __DMA_BUF_MAPPING_H__
 #include <linux/dma-buf.h>
+#include <linux/sizes.h>
 
 struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 					 struct p2pdma_provider *provider,
@@ -77,4 +78,82 @@ void dma_buf_pal_unmap(struct dma_buf_attachment *attach,
 		       const struct dma_buf_phys_list *pal);
 int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
 		      const char **why);
+
+/**
+ * struct dma_buf_iov_range - a range of a BAR of an SR-IOV virtual function
+ * @offset: offset of the range in the BAR, in bytes.
+ * @len: length of the range, in bytes.
+ */
+struct dma_buf_iov_range {
+	u64 offset;
+	u64 len;
+};
+
+/**
+ * DMA_BUF_IOV_MAX_RANGES - the most ranges a &struct dma_buf_iov_list has
+ */
+#define DMA_BUF_IOV_MAX_RANGES	SZ_64K
+
+/**
+ * struct dma_buf_iov_list - where a dma-buf lies in a BAR of a VF
+ * @bar: the BAR, the one of the exporter's offer.
+ * @nr_ranges: number of entries in @ranges, at most
+ *	       %DMA_BUF_IOV_MAX_RANGES.
+ * @ranges: the ranges, in the order of the bytes of the dma-buf.
+ *
+ * What an attachment of the &dma_buf_mapping_pci_iov type maps to: offsets
+ * in a BAR of the exporter's virtual function, which its physical
+ * function, the importer, translates into locations of its own device.
+ * No DMA address and no CPU physical address is involved. Before an
+ * importer sees a list, dma_buf_iov_map() checks that it is for the BAR
+ * of the offer, has between one and %DMA_BUF_IOV_MAX_RANGES ranges, that
+ * every range is page aligned, not empty, inside the BAR and overlaps no
+ * other, and that the lengths add up to the size of the dma-buf.
+ */
+struct dma_buf_iov_list {
+	unsigned int bar;
+	size_t nr_ranges;
+	struct dma_buf_iov_range ranges[] __counted_by(nr_ranges);
+};
+
+/**
+ * struct dma_buf_iov_exp_ops - exporter operations of the PCI IOV type
+ * @map: returns the ranges of the dma-buf for @attach, or an error pointer
+ *	 (-ENODEV while the buffer is revoked). Called with the reservation
+ *	 lock held. The list stays owned by the exporter and must not change
+ *	 until @unmap.
+ * @unmap: ends the use of a list returned by @map. Called with the
+ *	   reservation lock held.
+ *
+ * The revoke rules are those of &struct dma_buf_pal_exp_ops.
+ */
+struct dma_buf_iov_exp_ops {
+	const struct dma_buf_iov_list *(*map)(struct dma_buf_attachment *attach);
+	void (*unmap)(struct dma_buf_attachment *attach,
+		      const struct dma_buf_iov_list *list);
+};
+
+extern const struct dma_buf_mapping_type dma_buf_mapping_pci_iov;
+
+/**
+ * DMA_BUF_IOV_ACCEPT - accept of the PCI IOV mapping type
+ * @_pf: the importing physical function, whose &pci_dev.dev attaches.
+ * @_bars: the BARs of its virtual functions it can use, a mask of BIT(bar).
+ */
+#define DMA_BUF_IOV_ACCEPT(_pf, _bars)					\
+	((struct dma_buf_mapping_accept){				\
+		.type = &dma_buf_mapping_pci_iov,			\
+		.iov.pf = (_pf),					\
+		.iov.bars = (_bars),					\
+	})
+
+struct dma_buf_mapping_offer
+dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops, struct pci_dev *vf,
+		  unsigned int bar);
+const struct dma_buf_iov_list *
+dma_buf_iov_map(struct dma_buf_attachment *attach);
+void dma_buf_iov_unmap(struct dma_buf_attachment *attach,
+		       const struct dma_buf_iov_list *list);
+int dma_buf_iov_check(size_t size, struct pci_dev *vf, unsigned int bar,
+		      const struct dma_buf_iov_list *list, const char **why);
 #endif

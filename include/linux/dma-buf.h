@@ -29,6 +29,7 @@ struct dma_buf;
 struct dma_buf_attachment;
 struct dma_buf_mapping_accept;
 struct dma_buf_mapping_offer;
+struct pci_dev;
 
 /**
  * struct dma_buf_ops - operations possible on struct dma_buf
@@ -543,6 +544,9 @@ struct dma_buf_mapping_type {
  *		      accept peer-to-peer memory and that the PCI topology lets
  *		      reach the provider match. NULL for memory with struct
  *		      pages.
+ * @iov: data of a &dma_buf_mapping_pci_iov offer.
+ * @iov.vf: the SR-IOV virtual function whose BAR holds the buffer.
+ * @iov.bar: that BAR, 0 to %PCI_STD_NUM_BARS - 1.
  * @priv: data of a type defined outside the dma-buf core.
  */
 struct dma_buf_mapping_offer {
@@ -552,6 +556,10 @@ struct dma_buf_mapping_offer {
 		struct {
 			struct p2pdma_provider *p2p_provider;
 		} sgt;
+		struct {
+			struct pci_dev *vf;
+			unsigned int bar;
+		} iov;
 		const void *priv;
 	};
 };
@@ -562,6 +570,11 @@ struct dma_buf_mapping_offer {
  * @sgt: data of a &dma_buf_mapping_sgt accept.
  * @sgt.allow_p2p: the importer can handle peer-to-peer memory without
  *		   struct pages in the scatterlist.
+ * @iov: data of a &dma_buf_mapping_pci_iov accept.
+ * @iov.pf: the SR-IOV physical function that imports, the device of the
+ *	    attachment.
+ * @iov.bars: the BARs of its virtual functions that the importer can use,
+ *	      a mask of BIT(bar).
  * @priv: data of a type defined outside the dma-buf core.
  */
 struct dma_buf_mapping_accept {
@@ -570,6 +583,10 @@ struct dma_buf_mapping_accept {
 		struct {
 			bool allow_p2p;
 		} sgt;
+		struct {
+			struct pci_dev *pf;
+			u32 bars;
+		} iov;
 		const void *priv;
 	};
 };

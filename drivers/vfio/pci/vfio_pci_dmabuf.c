@@ -31,7 +31,14 @@ struct vfio_pci_dma_buf {
 	struct list_head dmabufs_elm;
 	size_t size;
 	struct dma_buf_phys_list *pal;
-	struct dma_buf_mapping_offer offers[2];
+	/*
+	 * The ranges as offsets in the BAR, for the PF of a VF, and the VF,
+	 * referenced while the dma-buf lives: an IOV attachment of its PF
+	 * keeps the pointer after the VF is removed (it is revoked by then).
+	 */
+	struct dma_buf_iov_list *iov;
+	struct pci_dev *vf;
+	struct dma_buf_mapping_offer offers[3];
 	u8 nr_offers;
 	bool cpu_mmap;
 	struct file *vfio_file;
@@ -148,6 +155,40 @@ static void vfio_pci_dma_buf_pal_unmap(struct dma_buf_attachment *attachment,
 static const struct dma_buf_pal_exp_ops vfio_pci_dma_buf_pal_ops = {
 	.map = vfio_pci_dma_buf_pal_map,
 	.unmap = vfio_pci_dma_buf_pal_unmap,
+};
+
+static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops;
+
+static const struct dma_buf_iov_list *
+vfio_pci_dma_buf_iov_map(struct dma_buf_attachment *attachment)
+{
+	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_iov_ops)
+		return ERR_PTR(-EINVAL);
+
+	if (priv->revoked)
+		return ERR_PTR(-ENODEV);
+
+	kref_get(&priv->kref);
+	return priv->iov;
+}
+
+static void vfio_pci_dma_buf_iov_unmap(struct dma_buf_attachment *attachment,
+				       const struct dma_buf_iov_list *list)
+{
+	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	kref_put(&priv->kref, vfio_pci_dma_buf_done);
+}
+
+static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops = {
+	.map = vfio_pci_dma_buf_iov_map,
+	.unmap = vfio_pci_dma_buf_iov_unmap,
 };
 
 /* Finds the PFN at @offset of the buffer if @len bytes from there are in one range. */
@@ -284,6 +325,8 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		mutex_unlock(&priv->vdev->dmabufs_lock);
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
+	pci_dev_put(priv->vf);
+	kvfree(priv->iov);
 	kvfree(priv->pal);
 	kfree(priv);
 }
@@ -404,6 +447,28 @@ static bool vfio_pci_dma_buf_in_bar(struct vfio_pci_core_device *vdev,
 	return true;
 }
 
+/* The physical ranges of @priv, which lie in BAR @bar, as offsets in it. */
+static int vfio_pci_dma_buf_make_iov(struct vfio_pci_dma_buf *priv,
+				     unsigned int bar)
+{
+	resource_size_t start = pci_resource_start(priv->vdev->pdev, bar);
+	size_t i;
+
+	priv->iov = kvzalloc(struct_size(priv->iov, ranges,
+					 priv->pal->nr_ranges),
+			     GFP_KERNEL_ACCOUNT);
+	if (!priv->iov)
+		return -ENOMEM;
+	priv->vf = pci_dev_get(priv->vdev->pdev);
+	priv->iov->bar = bar;
+	priv->iov->nr_ranges = priv->pal->nr_ranges;
+	for (i = 0; i < priv->pal->nr_ranges; i++) {
+		priv->iov->ranges[i].offset = priv->pal->ranges[i].paddr - start;
+		priv->iov->ranges[i].len = priv->pal->ranges[i].len;
+	}
+	return 0;
+}
+
 /*
  * Makes a dma-buf of validated @dma_ranges of BAR @region_index. The
  * physical ranges come from the driver, or from the BAR's resource if
@@ -419,6 +484,7 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	struct p2pdma_provider *provider;
 	struct vfio_pci_dma_buf *priv;
 	const char *why;
+	bool pal_ok;
 	int ret;
 
 	priv = kzalloc_obj(*priv);
@@ -459,7 +525,26 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	ret = dma_buf_pal_check(priv->size, priv->pal, &why);
 	if (ret == -ENOMEM)
 		goto err_free_phys;
-	if (!ret)
+	pal_ok = !ret;
+	/*
+	 * The PF of a VF gets the ranges as offsets in the VF's BAR, first:
+	 * every other importer goes on to the next offer.
+	 */
+	if (pal_ok && vdev->pdev->is_virtfn &&
+	    vfio_pci_dma_buf_in_bar(vdev, region_index, priv->pal)) {
+		ret = vfio_pci_dma_buf_make_iov(priv, region_index);
+		if (ret)
+			goto err_free_phys;
+		ret = dma_buf_iov_check(priv->size, vdev->pdev, region_index,
+					priv->iov, &why);
+		if (ret == -ENOMEM)
+			goto err_free_phys;
+		if (!ret)
+			priv->offers[priv->nr_offers++] =
+				dma_buf_iov_offer(&vfio_pci_dma_buf_iov_ops,
+						  vdev->pdev, region_index);
+	}
+	if (pal_ok)
 		priv->offers[priv->nr_offers++] =
 			dma_buf_pal_offer(&vfio_pci_dma_buf_pal_ops);
 	priv->offers[priv->nr_offers++] = DMA_BUF_SGT_OFFER(provider);
@@ -518,6 +603,8 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 err_dev_put:
 	vfio_device_put_registration(&vdev->vdev);
 err_free_phys:
+	pci_dev_put(priv->vf);
+	kvfree(priv->iov);
 	kvfree(priv->pal);
 err_free_priv:
 	kfree(priv);

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * End-to-end test of the dma-buf PCI IOV mapping type: the dma-buf of a
+ * VF's BAR, exported by vfio-pci, is imported by the VF's own PF through
+ * the test importer of CONFIG_DMABUF_IOV_TEST (debugfs
+ * dma_buf_iov_test/import, attaching from the PF's struct device), which
+ * reports the BAR and the (offset, length) ranges it got.
+ *
+ * Arguments: the PF (an SR-IOV device with at least two VFs whose BAR 0
+ * is memory of four pages or more, bound to a driver that can enable VFs,
+ * such as pci-pf-stub; QEMU's igb is one) and a device that is not a VF,
+ * bound to vfio-pci, with a memory BAR that can be exported. The test
+ * enables two VFs and binds them to vfio-pci.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sys/ioctl.h>
+
+#include <linux/pci_regs.h>
+#include <linux/sizes.h>
+#include <linux/vfio.h>
+
+#include <libvfio.h>
+
+#include "kselftest_harness.h"
+
+#define IMPORTER "/sys/kernel/debug/dma_buf_iov_test/import"
+#define NR_VFS 2
+#define VF_BAR 0
+
+static const char *pf_bdf, *other_bdf;
+static char *vf_bdfs[NR_VFS];
+static pid_t main_pid;
+
+struct dmabuf_req {
+	struct vfio_device_feature hdr;
+	struct vfio_device_feature_dma_buf get;
+	struct vfio_region_dma_range ranges[2];
+};
+
+/* Export @nr ranges of BAR @bar of the device as a dma-buf. */
+static int dmabuf_get(int device_fd, u32 bar,
+		      const struct vfio_region_dma_range *ranges, u32 nr)
+{
+	struct dmabuf_req req = {};
+
+	req.hdr.argsz = sizeof(req.hdr) + sizeof(req.get) +
+			nr * sizeof(req.ranges[0]);
+	req.hdr.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
+	req.get.region_index = bar;
+	req.get.open_flags = O_RDWR | O_CLOEXEC;
+	req.get.nr_ranges = nr;
+	memcpy(req.ranges, ranges, nr * sizeof(*ranges));
+	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
+}
+
+/* The importer's state: the answer to the last command, or "revoked". */
+static void importer_read(int imp, char *out, size_t size)
+{
+	ssize_t n = pread(imp, out, size - 1, 0);
+
+	VFIO_ASSERT_GE(n, 0);
+	out[n] = 0;
+}
+
+/* Send @cmd to the importer and read its answer into @out. */
+static void importer_cmd(int imp, const char *cmd, char *out, size_t size)
+{
+	VFIO_ASSERT_EQ(write(imp, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	importer_read(imp, out, size);
+}
+
+/* "attach PF FD MASK": the importer attaches from @importer_bdf. */
+static void importer_attach(int imp, const char *importer_bdf, int fd,
+			    u32 bars, char *out, size_t size)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "attach %s %d %x", importer_bdf, fd, bars);
+	importer_cmd(imp, cmd, out, size);
+}
+
+static u32 pf_config_readl(int cfg, off_t off)
+{
+	u32 val;
+
+	VFIO_ASSERT_EQ(pread(cfg, &val, sizeof(val), off), (ssize_t)sizeof(val));
+	return val;
+}
+
+/* Offset of the SR-IOV capability in the PF's extended config space. */
+static off_t sriov_cap(int cfg)
+{
+	off_t pos = PCI_CFG_SPACE_SIZE;
+	int loops = 0;
+
+	while (pos && loops++ < 480) {
+		u32 hdr = pf_config_readl(cfg, pos);
+
+		if (PCI_EXT_CAP_ID(hdr) == PCI_EXT_CAP_ID_SRIOV)
+			return pos;
+		pos = PCI_EXT_CAP_NEXT(hdr);
+	}
+	return 0;
+}
+
+static u64 resource_start(const char *bdf, int bar)
+{
+	unsigned long long start = 0, end, flags;
+	char path[128];
+	FILE *f;
+	int i, n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
+	f = fopen(path, "r");
+	VFIO_ASSERT_NOT_NULL(f);
+	for (i = 0; i <= bar; i++) {
+		n = fscanf(f, "%llx %llx %llx", &start, &end, &flags);
+		VFIO_ASSERT_EQ(n, 3);
+	}
+	fclose(f);
+	return start;
+}
+
+/*
+ * Where VF @vf's BAR VF_BAR starts, computed as the PF decodes it from its
+ * SR-IOV capability: the VF BAR base register plus @vf times the size of
+ * one VF's BAR. Also checks that @bdf is the routing ID the capability
+ * gives VF @vf (First VF Offset and VF Stride).
+ */
+static u64 vf_bar_from_pf(struct __test_metadata *_metadata, const char *bdf,
+			  int vf, u64 vf_bar_size)
+{
+	unsigned int dom, bus, dev, fn, pdom, pbus, pdev, pfn;
+	u32 lo, hi = 0, offset_stride;
+	char path[128];
+	u16 rid, pf_rid;
+	off_t cap;
+	int cfg, n;
+	u64 base;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", pf_bdf);
+	cfg = open(path, O_RDONLY);
+	VFIO_ASSERT_GE(cfg, 0);
+	cap = sriov_cap(cfg);
+	VFIO_ASSERT_NE(cap, 0);
+	lo = pf_config_readl(cfg, cap + PCI_SRIOV_BAR + 4 * VF_BAR);
+	if ((lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) == PCI_BASE_ADDRESS_MEM_TYPE_64)
+		hi = pf_config_readl(cfg, cap + PCI_SRIOV_BAR + 4 * (VF_BAR + 1));
+	offset_stride = pf_config_readl(cfg, cap + PCI_SRIOV_VF_OFFSET);
+	close(cfg);
+	base = ((u64)hi << 32) | (lo & PCI_BASE_ADDRESS_MEM_MASK);
+
+	n = sscanf(pf_bdf, "%x:%x:%x.%x", &pdom, &pbus, &pdev, &pfn);
+	VFIO_ASSERT_EQ(n, 4);
+	n = sscanf(bdf, "%x:%x:%x.%x", &dom, &bus, &dev, &fn);
+	VFIO_ASSERT_EQ(n, 4);
+	pf_rid = pbus << 8 | pdev << 3 | pfn;
+	rid = pf_rid + (offset_stride & 0xffff) + vf * (offset_stride >> 16);
+	EXPECT_EQ(pdom, dom);
+	EXPECT_EQ(rid, bus << 8 | dev << 3 | fn);
+
+	return base + vf * vf_bar_size;
+}
+
+FIXTURE(iov_dmabuf) {
+	struct iommu *iommu;
+	struct vfio_pci_device *vf[NR_VFS];
+	u64 bar_size;
+	int importer;
+	char out[4096];
+};
+
+FIXTURE_SETUP(iov_dmabuf)
+{
+	int i;
+
+	self->iommu = iommu_init(MODE_IOMMUFD);
+	for (i = 0; i < NR_VFS; i++)
+		self->vf[i] = vfio_pci_device_init(vf_bdfs[i], self->iommu);
+	self->bar_size = self->vf[0]->bars[VF_BAR].info.size;
+	if (self->bar_size < 4 * SZ_4K)
+		SKIP(return, "VF BAR %d is %llu bytes\n", VF_BAR,
+		     (unsigned long long)self->bar_size);
+	self->importer = open(IMPORTER, O_RDWR);
+	if (self->importer < 0)
+		SKIP(return, "no %s (CONFIG_DMABUF_IOV_TEST)\n", IMPORTER);
+}
+
+FIXTURE_TEARDOWN(iov_dmabuf)
+{
+	int i;
+
+	if (self->importer >= 0)
+		close(self->importer);
+	for (i = 0; i < NR_VFS; i++)
+		if (self->vf[i])
+			vfio_pci_device_cleanup(self->vf[i]);
+	iommu_cleanup(self->iommu);
+}
+
+/*
+ * The PF gets the VF's BAR and the ranges of the dma-buf in it, in the
+ * dma-buf's order; each lies where the PF's SR-IOV capability puts that
+ * VF's BAR, at the offset that was exported.
+ */
+TEST_F(iov_dmabuf, pf_imports_vf_bar)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 3 * SZ_4K, .length = SZ_4K },
+		{ .offset = 0, .length = 2 * SZ_4K },
+	};
+	unsigned long long off, len;
+	unsigned int bar, nr;
+	char *line;
+	int i, n, v, fd;
+
+	for (v = 0; v < NR_VFS; v++) {
+		u64 pf_view = vf_bar_from_pf(_metadata, vf_bdfs[v], v,
+					     self->bar_size);
+
+		/* The VF's BAR is where the PF decodes it. */
+		ASSERT_EQ(resource_start(vf_bdfs[v], VF_BAR), pf_view);
+
+		fd = dmabuf_get(self->vf[v]->fd, VF_BAR, r, 2);
+		ASSERT_LE(0, fd);
+		importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR,
+				self->out, sizeof(self->out));
+		printf("VF %d (%s), PF view of BAR %d at %#llx: %s", v,
+		       vf_bdfs[v], VF_BAR, (unsigned long long)pf_view,
+		       self->out);
+		n = sscanf(self->out, "bar %u ranges %u", &bar, &nr);
+		ASSERT_EQ(2, n);
+		ASSERT_EQ(VF_BAR, bar);
+		ASSERT_EQ(2, nr);
+		line = self->out;
+		for (i = 0; i < 2; i++) {
+			line = strchr(line, '\n');
+			ASSERT_NE(NULL, line);
+			line++;
+			n = sscanf(line, "%llx %llx", &off, &len);
+			ASSERT_EQ(2, n);
+			ASSERT_EQ(r[i].offset, off);
+			ASSERT_EQ(r[i].length, len);
+			/* The same byte, through the PF and through the VF. */
+			ASSERT_EQ(resource_start(vf_bdfs[v], VF_BAR) + r[i].offset,
+				  pf_view + off);
+		}
+		importer_cmd(self->importer, "detach", self->out,
+			     sizeof(self->out));
+		ASSERT_STREQ("detached\n", self->out);
+		ASSERT_EQ(0, close(fd));
+	}
+}
+
+/* Only the VF's own PF, and only for a BAR it accepted, gets the type. */
+TEST_F(iov_dmabuf, refusals)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct vfio_pci_device *other;
+	int fd, other_fd, bar;
+
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+
+	/* A BAR the importer does not accept. */
+	importer_attach(self->importer, pf_bdf, fd, 1 << 3, self->out,
+			sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+	/* A sibling VF is not the PF. */
+	importer_attach(self->importer, vf_bdfs[1], fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+	/* Neither is a device that is not the VF's PF. */
+	importer_attach(self->importer, other_bdf, fd, 0x3f, self->out,
+			sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+	ASSERT_EQ(0, close(fd));
+
+	/* The dma-buf of a device that is not a VF. */
+	other = vfio_pci_device_init(other_bdf, self->iommu);
+	for (bar = 0; bar < PCI_STD_NUM_BARS; bar++) {
+		struct vfio_region_info *info = &other->bars[bar].info;
+
+		if ((info->flags & VFIO_REGION_INFO_FLAG_MMAP) &&
+		    info->size >= SZ_4K)
+			break;
+	}
+	ASSERT_LT(bar, PCI_STD_NUM_BARS);
+	other_fd = dmabuf_get(other->fd, bar, &r, 1);
+	ASSERT_LE(0, other_fd);
+	importer_attach(self->importer, pf_bdf, other_fd, 0x3f, self->out,
+			sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+	ASSERT_EQ(0, close(other_fd));
+	vfio_pci_device_cleanup(other);
+}
+
+/*
+ * A reset of the VF revokes the buffer: the PF gave the ranges back, and
+ * maps them again once the reset is done.
+ */
+TEST_F(iov_dmabuf, revoke_reset)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	char first[256];
+	int fd;
+
+	if (!(self->vf[0]->info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s cannot be reset\n", vf_bdfs[0]);
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, first,
+			sizeof(first));
+	ASSERT_EQ(0, strncmp(first, "bar 0 ranges 1\n", 15));
+
+	ASSERT_EQ(0, ioctl(self->vf[0]->fd, VFIO_DEVICE_RESET));
+	importer_read(self->importer, self->out, sizeof(self->out));
+	ASSERT_STREQ("revoked\n", self->out);
+	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
+	ASSERT_STREQ(first, self->out);
+	ASSERT_EQ(0, close(fd));
+}
+
+/* Closing the VF revokes the buffer for good. */
+TEST_F(iov_dmabuf, revoke_close)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int fd;
+
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 ranges 1\n", 15));
+
+	vfio_pci_device_cleanup(self->vf[0]);
+	self->vf[0] = NULL;
+	importer_read(self->importer, self->out, sizeof(self->out));
+	ASSERT_STREQ("revoked\n", self->out);
+	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
+	ASSERT_STREQ("error -19\n", self->out);
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_STREQ("detached\n", self->out);
+	ASSERT_EQ(0, close(fd));
+}
+
+static void vfs_enable(void);
+
+static atomic_bool vfs_removed;
+
+static void *remove_vfs(void *arg)
+{
+	sysfs_sriov_numvfs_set(pf_bdf, 0);
+	atomic_store(&vfs_removed, true);
+	return NULL;
+}
+
+/*
+ * Removing the VFs (sriov_numvfs = 0) while the PF holds an attachment:
+ * the removal waits for the VF to be closed, whose close revokes the
+ * buffer first; the dma-buf and the attachment outlive the VF. A thread
+ * removes the VFs: a child process would hold the device open itself.
+ */
+TEST_F(iov_dmabuf, revoke_vf_removal)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	pthread_t thread;
+	int fd, i;
+
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 ranges 1\n", 15));
+
+	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_vfs, NULL));
+	/* The removal waits for the VFs to be closed. */
+	sleep(1);
+	ASSERT_FALSE(atomic_load(&vfs_removed));
+	for (i = 0; i < NR_VFS; i++) {
+		vfio_pci_device_cleanup(self->vf[i]);
+		self->vf[i] = NULL;
+	}
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
+
+	importer_read(self->importer, self->out, sizeof(self->out));
+	ASSERT_STREQ("revoked\n", self->out);
+	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
+	ASSERT_STREQ("error -19\n", self->out);
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_STREQ("detached\n", self->out);
+	ASSERT_EQ(0, close(fd));
+	vfs_enable();
+}
+
+static void bind_vfio_pci(const char *bdf)
+{
+	char path[128];
+	char *driver;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/driver_override", bdf);
+	fd = open(path, O_WRONLY);
+	VFIO_ASSERT_GE(fd, 0);
+	VFIO_ASSERT_EQ(write(fd, "vfio-pci", 8), 8);
+	close(fd);
+	fd = open("/sys/bus/pci/drivers_probe", O_WRONLY);
+	VFIO_ASSERT_GE(fd, 0);
+	VFIO_ASSERT_EQ(write(fd, bdf, strlen(bdf)), (ssize_t)strlen(bdf));
+	close(fd);
+	driver = sysfs_driver_get(bdf);
+	VFIO_ASSERT_NOT_NULL(driver);
+	VFIO_ASSERT_EQ(strcmp(driver, "vfio-pci"), 0);
+	free(driver);
+}
+
+static void vfs_enable(void)
+{
+	int i;
+
+	sysfs_sriov_numvfs_set(pf_bdf, NR_VFS);
+	for (i = 0; i < NR_VFS; i++) {
+		free(vf_bdfs[i]);
+		vf_bdfs[i] = sysfs_sriov_vf_bdf_get(pf_bdf, i);
+		bind_vfio_pci(vf_bdfs[i]);
+	}
+}
+
+static void vfs_disable(void)
+{
+	/* The harness's children inherit the handler: the parent only. */
+	if (getpid() == main_pid)
+		sysfs_sriov_numvfs_set(pf_bdf, 0);
+}
+
+int main(int argc, char *argv[])
+{
+	char **bdfs;
+	int nr;
+
+	bdfs = vfio_selftests_get_bdfs(&argc, argv, &nr);
+	if (nr != 2)
+		ksft_exit_fail_msg("usage: %s PF_BDF OTHER_BDF\n", argv[0]);
+	pf_bdf = bdfs[0];
+	other_bdf = bdfs[1];
+	if (sysfs_sriov_totalvfs_get(pf_bdf) < NR_VFS)
+		ksft_exit_skip("%s cannot enable %d VFs\n", pf_bdf, NR_VFS);
+	if (sysfs_sriov_numvfs_get(pf_bdf))
+		ksft_exit_skip("%s has VFs already\n", pf_bdf);
+	main_pid = getpid();
+	VFIO_ASSERT_EQ(atexit(vfs_disable), 0);
+	vfs_enable();
+	printf("PF %s, VFs %s %s, other device %s\n", pf_bdf, vf_bdfs[0],
+	       vf_bdfs[1], other_bdf);
+
+	return test_harness_run(argc, argv);
+}
