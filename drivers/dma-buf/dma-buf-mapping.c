@@ -551,9 +551,17 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * may map once more. There is an unmap because the exporter counts the
  * lists it handed out, as for the other types.
  *
- * The pointers of the offer, the VF among them, are only valid while the
- * attachment is mapped: a VF can be removed (sriov_numvfs set to 0) while
- * its PF holds an attachment, after its exporter has revoked the buffer.
+ * The pointers of the offer, the VF among them, are only to be followed
+ * while the attachment is mapped: a VF can be removed (sriov_numvfs set to
+ * 0) while its PF holds an attachment, after its exporter has revoked the
+ * buffer.
+ *
+ * The exporter calls invalidate_mappings with its own locks held and
+ * waits for the lists to come back before a reset or a removal of the VF
+ * goes on (VFIO does so under the VF's memory lock, and the removal of a
+ * VF waits for VFIO to release it). The PF's callback must therefore not
+ * wait for anything that the PF driver holds while it disables SR-IOV or
+ * resets the VF, and an importer unmaps every list before it detaches.
  *
  * A PF driver imports a buffer and finds it in its device like this (the
  * device memory behind VF BAR 2 here; error handling shortened)::
@@ -587,10 +595,10 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  *	}
  *	dma_resv_unlock(dmabuf->resv);
  *
- * The offsets are those of the VF's BAR: where the VF's BAR lies in the
- * PF's view (its SR-IOV capability's VF BAR times the VF number), or
- * which slice of device memory the PF gave that VF, is the PF driver's
- * knowledge.
+ * The offsets are those of the VF's BAR: where that BAR lies in the PF's
+ * view (the VF BAR base of the PF's SR-IOV capability plus the VF number
+ * times the size of one VF's BAR), or which slice of device memory the PF
+ * gave that VF, is the PF driver's knowledge.
  */
 
 static int dma_buf_iov_match(struct dma_buf_attachment *attach,

@@ -13,10 +13,14 @@
  *   map                          map the attachment again
  *   detach                       unmap and detach
  *
- * A read from offset 0 returns the result of the last command: "bar N
- * ranges K" and one "OFFSET LENGTH" line (hex) per range, "detached", or
- * "error E" with a negative errno; or "revoked" if the exporter revoked
- * the buffer (and the importer gave the ranges back) since then.
+ * A read from offset 0 returns the result of the last command: "bar N vf V
+ * ranges K" (V is the VF's number, pci_iov_vf_id()) and one "OFFSET
+ * LENGTH" line (hex) per range, "detached", or "error E" with a negative
+ * errno. If the exporter has invalidated the mappings since then (and the
+ * importer gave the ranges back), it returns "invalidated:" and, for each
+ * notification, " revoked" or " live": whether a map tried from the
+ * callback failed with -ENODEV or worked (a revoke and its end are both
+ * notified).
  */
 #include <linux/debugfs.h>
 #include <linux/dma-buf-mapping.h>
@@ -37,8 +41,7 @@ struct iov_test {
 	struct pci_dev *pf;
 	/* Under the reservation lock */
 	const struct dma_buf_iov_list *list;
-	unsigned int invalidations;
-	unsigned int seen;
+	char events[64];
 	char *result;
 	size_t result_len;
 };
@@ -48,6 +51,7 @@ static struct dentry *iov_test_dir;
 static void iov_test_invalidate(struct dma_buf_attachment *attach)
 {
 	struct iov_test *t = attach->importer_priv;
+	const struct dma_buf_iov_list *probe;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	/* The PF stops every use of the ranges here, then gives them back. */
@@ -55,14 +59,21 @@ static void iov_test_invalidate(struct dma_buf_attachment *attach)
 		dma_buf_iov_unmap(attach, t->list);
 		t->list = NULL;
 	}
-	t->invalidations++;
+	/* Is the buffer revoked, or usable again, at this notification? */
+	probe = dma_buf_iov_map(attach);
+	if (!IS_ERR(probe))
+		dma_buf_iov_unmap(attach, probe);
+	strlcat(t->events, !IS_ERR(probe) ? " live" :
+		PTR_ERR(probe) == -ENODEV ? " revoked" : " error",
+		sizeof(t->events));
 }
 
 static const struct dma_buf_attach_ops iov_test_importer_ops = {
 	.invalidate_mappings = iov_test_invalidate,
 };
 
-static void iov_test_printf(struct iov_test *t, const char *fmt, ...)
+static __printf(2, 3) void iov_test_printf(struct iov_test *t, const char *fmt,
+					   ...)
 {
 	va_list args;
 
@@ -83,14 +94,17 @@ static void iov_test_map(struct iov_test *t)
 		dma_buf_iov_unmap(t->attach, t->list);
 		t->list = NULL;
 	}
-	t->seen = t->invalidations;
+	t->events[0] = 0;
 	list = dma_buf_iov_map(t->attach);
 	if (IS_ERR(list)) {
 		iov_test_printf(t, "error %ld\n", PTR_ERR(list));
 		goto out;
 	}
 	t->list = list;
-	iov_test_printf(t, "bar %u ranges %zu\n", list->bar, list->nr_ranges);
+	/* The offer's VF may be followed while the list is mapped. */
+	iov_test_printf(t, "bar %u vf %d ranges %zu\n", list->bar,
+			pci_iov_vf_id(t->attach->map_offer.iov.vf),
+			list->nr_ranges);
 	for (i = 0; i < list->nr_ranges; i++)
 		iov_test_printf(t, "%llx %llx\n", list->ranges[i].offset,
 				list->ranges[i].len);
@@ -197,9 +211,9 @@ static ssize_t iov_test_read(struct file *file, char __user *ubuf,
 	if (t->attach) {
 		/* A revoke since the last command shows on the next read. */
 		dma_resv_lock(t->dmabuf->resv, NULL);
-		if (t->invalidations != t->seen && !t->list) {
+		if (t->events[0] && !t->list) {
 			t->result_len = 0;
-			iov_test_printf(t, "revoked\n");
+			iov_test_printf(t, "invalidated:%s\n", t->events);
 		}
 		dma_resv_unlock(t->dmabuf->resv);
 	}

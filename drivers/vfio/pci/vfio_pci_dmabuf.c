@@ -32,9 +32,10 @@ struct vfio_pci_dma_buf {
 	size_t size;
 	struct dma_buf_phys_list *pal;
 	/*
-	 * The ranges as offsets in the BAR, for the PF of a VF, and the VF,
-	 * referenced while the dma-buf lives: an IOV attachment of its PF
-	 * keeps the pointer after the VF is removed (it is revoked by then).
+	 * The ranges as offsets in the BAR, for the PF of a VF, and the VF:
+	 * its struct pci_dev stays allocated while the dma-buf lives, as an
+	 * IOV attachment of the PF keeps the offer's pointer after the VF is
+	 * removed (revoked by then: nothing follows the pointer after that).
 	 */
 	struct dma_buf_iov_list *iov;
 	struct pci_dev *vf;
@@ -539,10 +540,17 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 					priv->iov, &why);
 		if (ret == -ENOMEM)
 			goto err_free_phys;
-		if (!ret)
+		if (!ret) {
 			priv->offers[priv->nr_offers++] =
 				dma_buf_iov_offer(&vfio_pci_dma_buf_iov_ops,
 						  vdev->pdev, region_index);
+		} else {
+			/* Not offered (more ranges than the type allows) */
+			pci_dev_put(priv->vf);
+			priv->vf = NULL;
+			kvfree(priv->iov);
+			priv->iov = NULL;
+		}
 	}
 	if (pal_ok)
 		priv->offers[priv->nr_offers++] =

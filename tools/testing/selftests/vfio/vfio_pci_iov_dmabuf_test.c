@@ -33,10 +33,13 @@
 #define IMPORTER "/sys/kernel/debug/dma_buf_iov_test/import"
 #define NR_VFS 2
 #define VF_BAR 0
+/* The PF's first IOV resource in its sysfs "resource" file */
+#define PCI_IOV_RES 7
 
 static const char *pf_bdf, *other_bdf;
 static char *vf_bdfs[NR_VFS];
 static pid_t main_pid;
+static u64 pg;
 
 struct dmabuf_req {
 	struct vfio_device_feature hdr;
@@ -132,7 +135,9 @@ static u64 resource_start(const char *bdf, int bar)
  * Where VF @vf's BAR VF_BAR starts, computed as the PF decodes it from its
  * SR-IOV capability: the VF BAR base register plus @vf times the size of
  * one VF's BAR. Also checks that @bdf is the routing ID the capability
- * gives VF @vf (First VF Offset and VF Stride).
+ * gives VF @vf (First VF Offset and VF Stride). The register holds a bus
+ * address, which is the CPU's address on x86 (the PF's IOV resource is
+ * compared too).
  */
 static u64 vf_bar_from_pf(struct __test_metadata *_metadata, const char *bdf,
 			  int vf, u64 vf_bar_size)
@@ -185,7 +190,7 @@ FIXTURE_SETUP(iov_dmabuf)
 	for (i = 0; i < NR_VFS; i++)
 		self->vf[i] = vfio_pci_device_init(vf_bdfs[i], self->iommu);
 	self->bar_size = self->vf[0]->bars[VF_BAR].info.size;
-	if (self->bar_size < 4 * SZ_4K)
+	if (self->bar_size < 4 * pg)
 		SKIP(return, "VF BAR %d is %llu bytes\n", VF_BAR,
 		     (unsigned long long)self->bar_size);
 	self->importer = open(IMPORTER, O_RDWR);
@@ -206,18 +211,18 @@ FIXTURE_TEARDOWN(iov_dmabuf)
 }
 
 /*
- * The PF gets the VF's BAR and the ranges of the dma-buf in it, in the
- * dma-buf's order; each lies where the PF's SR-IOV capability puts that
- * VF's BAR, at the offset that was exported.
+ * The PF gets the VF's number, its BAR and the ranges of the dma-buf in
+ * it, in the dma-buf's order; the VF's BAR lies where the PF's SR-IOV
+ * capability and the PF's IOV resource put that VF's BAR.
  */
 TEST_F(iov_dmabuf, pf_imports_vf_bar)
 {
 	struct vfio_region_dma_range r[2] = {
-		{ .offset = 3 * SZ_4K, .length = SZ_4K },
-		{ .offset = 0, .length = 2 * SZ_4K },
+		{ .offset = 3 * pg, .length = pg },
+		{ .offset = 0, .length = 2 * pg },
 	};
+	unsigned int bar, nr, vf;
 	unsigned long long off, len;
-	unsigned int bar, nr;
 	char *line;
 	int i, n, v, fd;
 
@@ -227,17 +232,20 @@ TEST_F(iov_dmabuf, pf_imports_vf_bar)
 
 		/* The VF's BAR is where the PF decodes it. */
 		ASSERT_EQ(resource_start(vf_bdfs[v], VF_BAR), pf_view);
+		ASSERT_EQ(resource_start(pf_bdf, PCI_IOV_RES + VF_BAR) +
+			  v * self->bar_size, pf_view);
 
 		fd = dmabuf_get(self->vf[v]->fd, VF_BAR, r, 2);
 		ASSERT_LE(0, fd);
 		importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR,
 				self->out, sizeof(self->out));
-		printf("VF %d (%s), PF view of BAR %d at %#llx: %s", v,
+		printf("VF %d (%s), BAR %d at %#llx in the PF's view: %s", v,
 		       vf_bdfs[v], VF_BAR, (unsigned long long)pf_view,
 		       self->out);
-		n = sscanf(self->out, "bar %u ranges %u", &bar, &nr);
-		ASSERT_EQ(2, n);
+		n = sscanf(self->out, "bar %u vf %u ranges %u", &bar, &vf, &nr);
+		ASSERT_EQ(3, n);
 		ASSERT_EQ(VF_BAR, bar);
+		ASSERT_EQ(v, vf);
 		ASSERT_EQ(2, nr);
 		line = self->out;
 		for (i = 0; i < 2; i++) {
@@ -248,9 +256,6 @@ TEST_F(iov_dmabuf, pf_imports_vf_bar)
 			ASSERT_EQ(2, n);
 			ASSERT_EQ(r[i].offset, off);
 			ASSERT_EQ(r[i].length, len);
-			/* The same byte, through the PF and through the VF. */
-			ASSERT_EQ(resource_start(vf_bdfs[v], VF_BAR) + r[i].offset,
-				  pf_view + off);
 		}
 		importer_cmd(self->importer, "detach", self->out,
 			     sizeof(self->out));
@@ -262,7 +267,7 @@ TEST_F(iov_dmabuf, pf_imports_vf_bar)
 /* Only the VF's own PF, and only for a BAR it accepted, gets the type. */
 TEST_F(iov_dmabuf, refusals)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
 	struct vfio_pci_device *other;
 	int fd, other_fd, bar;
 
@@ -281,6 +286,11 @@ TEST_F(iov_dmabuf, refusals)
 	importer_attach(self->importer, other_bdf, fd, 0x3f, self->out,
 			sizeof(self->out));
 	ASSERT_STREQ("error -95\n", self->out);
+	/* The same dma-buf, from the PF for its BAR: accepted. */
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
 	ASSERT_EQ(0, close(fd));
 
 	/* The dma-buf of a device that is not a VF. */
@@ -289,7 +299,7 @@ TEST_F(iov_dmabuf, refusals)
 		struct vfio_region_info *info = &other->bars[bar].info;
 
 		if ((info->flags & VFIO_REGION_INFO_FLAG_MMAP) &&
-		    info->size >= SZ_4K)
+		    info->size >= pg)
 			break;
 	}
 	ASSERT_LT(bar, PCI_STD_NUM_BARS);
@@ -303,12 +313,14 @@ TEST_F(iov_dmabuf, refusals)
 }
 
 /*
- * A reset of the VF revokes the buffer: the PF gave the ranges back, and
- * maps them again once the reset is done.
+ * A reset of the VF revokes the buffer: the PF is notified while the
+ * buffer is revoked (a map from its callback fails with -ENODEV) and gives
+ * the ranges back, is notified again once the reset is done (a map works),
+ * and maps the same ranges again.
  */
 TEST_F(iov_dmabuf, revoke_reset)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
 	char first[256];
 	int fd;
 
@@ -318,32 +330,35 @@ TEST_F(iov_dmabuf, revoke_reset)
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, first,
 			sizeof(first));
-	ASSERT_EQ(0, strncmp(first, "bar 0 ranges 1\n", 15));
+	ASSERT_EQ(0, strncmp(first, "bar 0 vf 0 ranges 1\n", 20));
 
 	ASSERT_EQ(0, ioctl(self->vf[0]->fd, VFIO_DEVICE_RESET));
 	importer_read(self->importer, self->out, sizeof(self->out));
-	ASSERT_STREQ("revoked\n", self->out);
+	ASSERT_STREQ("invalidated: revoked live\n", self->out);
 	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
 	ASSERT_STREQ(first, self->out);
 	ASSERT_EQ(0, close(fd));
 }
 
-/* Closing the VF revokes the buffer for good. */
+/*
+ * Closing the VF revokes the buffer for good: one notification, while
+ * revoked; the map fails with -ENODEV and the detach works.
+ */
 TEST_F(iov_dmabuf, revoke_close)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
 	int fd;
 
 	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
 			sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 ranges 1\n", 15));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 
 	vfio_pci_device_cleanup(self->vf[0]);
 	self->vf[0] = NULL;
 	importer_read(self->importer, self->out, sizeof(self->out));
-	ASSERT_STREQ("revoked\n", self->out);
+	ASSERT_STREQ("invalidated: revoked\n", self->out);
 	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
 	ASSERT_STREQ("error -19\n", self->out);
 	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
@@ -370,20 +385,29 @@ static void *remove_vfs(void *arg)
  */
 TEST_F(iov_dmabuf, revoke_vf_removal)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
 	pthread_t thread;
+	char path[128];
 	int fd, i;
 
 	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
 			sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 ranges 1\n", 15));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 
 	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_vfs, NULL));
-	/* The removal waits for the VFs to be closed. */
+	/*
+	 * The removal waits for the VFs to be closed: a second later the
+	 * write has not returned, the VFs are there and the PF still has
+	 * its ranges.
+	 */
 	sleep(1);
 	ASSERT_FALSE(atomic_load(&vfs_removed));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", vf_bdfs[0]);
+	ASSERT_EQ(0, access(path, F_OK));
+	importer_read(self->importer, self->out, sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 	for (i = 0; i < NR_VFS; i++) {
 		vfio_pci_device_cleanup(self->vf[i]);
 		self->vf[i] = NULL;
@@ -392,7 +416,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
 
 	importer_read(self->importer, self->out, sizeof(self->out));
-	ASSERT_STREQ("revoked\n", self->out);
+	ASSERT_STREQ("invalidated: revoked\n", self->out);
 	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
 	ASSERT_STREQ("error -19\n", self->out);
 	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
@@ -424,8 +448,16 @@ static void bind_vfio_pci(const char *bdf)
 
 static void vfs_enable(void)
 {
-	int i;
+	char path[128];
+	int i, fd;
 
+	/* No VF driver (igbvf, say) may take the VFs before vfio-pci. */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_drivers_autoprobe",
+		 pf_bdf);
+	fd = open(path, O_WRONLY);
+	VFIO_ASSERT_GE(fd, 0);
+	VFIO_ASSERT_EQ(write(fd, "0", 1), 1);
+	close(fd);
 	sysfs_sriov_numvfs_set(pf_bdf, NR_VFS);
 	for (i = 0; i < NR_VFS; i++) {
 		free(vf_bdfs[i]);
@@ -451,6 +483,7 @@ int main(int argc, char *argv[])
 		ksft_exit_fail_msg("usage: %s PF_BDF OTHER_BDF\n", argv[0]);
 	pf_bdf = bdfs[0];
 	other_bdf = bdfs[1];
+	pg = getpagesize();
 	if (sysfs_sriov_totalvfs_get(pf_bdf) < NR_VFS)
 		ksft_exit_skip("%s cannot enable %d VFs\n", pf_bdf, NR_VFS);
 	if (sysfs_sriov_numvfs_get(pf_bdf))
