@@ -88,6 +88,7 @@ static void iov_test_map(struct iov_test *t)
 {
 	const struct dma_buf_iov_list *list;
 	size_t i;
+	int err;
 
 	dma_resv_lock(t->dmabuf->resv, NULL);
 	if (t->list) {
@@ -97,7 +98,9 @@ static void iov_test_map(struct iov_test *t)
 	t->events[0] = 0;
 	list = dma_buf_iov_map(t->attach);
 	if (IS_ERR(list)) {
-		iov_test_printf(t, "error %ld\n", PTR_ERR(list));
+		/* The errno as a number: tests compare it ("error -19") */
+		err = PTR_ERR(list);
+		iov_test_printf(t, "error %d\n", err);
 		goto out;
 	}
 	t->list = list;
