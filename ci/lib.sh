@@ -113,6 +113,29 @@ apt_mirror() {
 	done | sed -n 1p
 }
 
+# A private apt state in directory $1 whose sources are the suites $2...
+# of the machine's own Debian archive (apt_mirror): the machine's apt
+# configuration is read, never changed, and nothing is installed from it.
+# Sets APT_OPTS, the options of apt-get and apt-cache for that state.
+apt_private() {
+	local dir=$1 mirror s
+	shift
+	need apt-get:apt apt-cache:apt dpkg-deb:dpkg awk:mawk \
+		/usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
+	mirror=$(apt_mirror)
+	[ -n "$mirror" ] || die "no Debian archive in the machine's apt configuration"
+	mkdir -p "$dir"/{lists/partial,cache/archives/partial,etc}
+	for s in "$@"; do
+		echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror $s main"
+	done >"$dir/etc/sources.list"
+	: >"$dir/status"
+	APT_OPTS=(-o Dir::Etc::SourceList="$dir/etc/sources.list"
+		  -o Dir::Etc::SourceParts=/nonexistent
+		  -o Dir::State::Lists="$dir/lists" -o Dir::State::status="$dir/status"
+		  -o Dir::Cache="$dir/cache" -o Debug::NoLocking=1
+		  -o Acquire::Languages=none -o APT::Sandbox::User=root)
+}
+
 # The series' KUnit suite: the first "kunit" line of the manifest names it
 # (kunit.filter_glob takes one glob).
 kunit_suite() { awk '$1 == "kunit" { print $3; exit }' "$CI_DIR/expect"; }
