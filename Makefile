@@ -1,8 +1,9 @@
 # Thin wrapper: every target is a script in ci/.
-.PHONY: help run check mutate bench base apply export overlay-check build selftests clean
+.PHONY: help run shell check mutate bench base apply export overlay-check build selftests clean
 
 help:
 	@echo "make run            build the patched kernel and show the feature in QEMU"
+	@echo "make shell          a shell in the test guest (devices bound, selftests in PATH)"
 	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
 	@echo "make mutate         break the series' kernel code on purpose (ci/mutations): every break must fail a test"
 	@echo "make bench          MAP_FILE + UNMAP of a VFIO dma-buf, base against the series"
@@ -10,6 +11,8 @@ help:
 
 run:
 	ci/run
+shell:
+	ci/shell
 check:
 	ci/check
 mutate:
