@@ -136,6 +136,30 @@ apt_private() {
 		  -o Acquire::Languages=none -o APT::Sandbox::User=root)
 }
 
+# Run a step with its output in build/logs/PREFIX-NAME.log: "logged
+# PREFIX NAME COMMAND...". On failure show the end of the log and stop.
+logged() {
+	local name=$2 log=$BUILD/logs/$1-$2.log t0
+	shift 2
+	mkdir -p "$BUILD/logs"
+	t0=$(date +%s)
+	msg "$name: output in $log"
+	if ! "$@" >"$log" 2>&1; then
+		tail -n 30 "$log" | sed 's/^/  | /' >&2
+		die "$name failed; full log: $log"
+	fi
+	msg "$name: done in $(($(date +%s) - t0)) s, $(grep -c 'warning:' "$log" || true) warning lines in $log"
+}
+
+# ci/plan with iommufd's dirty-tracking fixture left out ("-F
+# iommufd_dirty_tracking" on its iommufd line), from IN to OUT: 54 cases
+# of base code the series does not touch, run at the last patch only
+# (ci/check-patch, ci/expect). Fails when IN has no such line to change.
+plan_without_dirty_tracking() {
+	sed 's|^\(iommufd ./iommufd\)$|\1 -F iommufd_dirty_tracking|' "$1" >"$2"
+	grep -q -- '-F iommufd_dirty_tracking$' "$2"
+}
+
 # The series' KUnit suite: the first "kunit" line of the manifest names it
 # (kunit.filter_glob takes one glob).
 kunit_suite() { awk '$1 == "kunit" { print $3; exit }' "$CI_DIR/expect"; }
