@@ -1,33 +1,53 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * dmabuf_map_bench: time IOMMU_IOAS_MAP_FILE + IOMMU_IOAS_UNMAP of a VFIO
- * PCI BAR dma-buf, and count the IOPTEs the mapping used.
+ * PCI BAR dma-buf, count the IOPTEs the mapping used and the kernel
+ * memory it held, and time a revoke.
  *
- * usage: dmabuf_map_bench [-r ROUNDS] [-i ITERS] BDF
+ * usage: dmabuf_map_bench [-m MODE] [-r ROUNDS] [-i ITERS] [-c CASE] BDF
  *
- * The device (an ivshmem-plain with a BAR2 of at least 64 MiB) must be
- * bound to vfio-pci. The program binds it to a fresh iommufd through its
- * VFIO cdev, attaches it to an IOAS and, for every case below, exports the
- * slice as a dma-buf once, then maps it at a fixed IOVA and unmaps it
- * ITERS times per round. Rounds go round-robin over the cases so that a
- * slow phase of the emulator spreads over all of them. Only the uAPI of
- * the base kernel is used: the same binary runs on the base and on the
- * series, and a case the kernel refuses prints its errno.
+ * The device (an ivshmem-plain; its BAR2 of at least 64 MiB for the map
+ * and ranges modes) must be bound to vfio-pci. The program binds it to a
+ * fresh iommufd through its VFIO cdev, attaches it to an IOAS and, for
+ * every case of the mode, exports the slice as a dma-buf once, then maps
+ * it at a fixed IOVA and unmaps it ITERS times per round. Rounds go
+ * round-robin over the cases so that a slow phase of the emulator spreads
+ * over all of them. Only the uAPI of the base kernel is used: the same
+ * binary runs on the base and on the series, and a case the kernel
+ * refuses prints its errno.
  *
- * Two references come first: two IOMMU_IOAS_IOVA_RANGES ioctls, which
- * map nothing (how fast the kernel enters and leaves iommufd), and a page
- * of a memfd mapped and unmapped (the same ioctls and IOMMU work without
- * a dma-buf), which the dma-buf cases are divided by to take out how fast
- * the emulator runs in one boot.
+ * Modes:
+ *   map      (default) two references first: two IOMMU_IOAS_IOVA_RANGES
+ *            ioctls, which map nothing (how fast the kernel enters and
+ *            leaves iommufd), and a page of a memfd mapped and unmapped
+ *            (the same ioctls and IOMMU work without a dma-buf); then
+ *            slices of 4 KiB, 2 MiB and 64 MiB in one range and in 16.
+ *   bar      the whole BAR in one range, at an IOVA aligned to its size.
+ *   ranges   1, 16, 256 and 4096 ranges of one page each, a page apart
+ *            in the BAR (so that no two can share an IOPTE).
+ *   revoke   a dma-buf of 1 or 4096 such ranges mapped into 1 or 4
+ *            IOASes (the device's, and mock domains of the iommufd test
+ *            module for the others); the time of the config write that
+ *            turns memory decode off, which returns once every importer
+ *            has unmapped (invalidate_mappings), then decode on, unmap,
+ *            map again.
+ *   profile  one map + unmap of CASE (of the map, ranges or bar mode) ITERS times
+ *            between two marker functions, for the insn-profile QEMU
+ *            plugin (ci/insn-profile.c) to count the instructions of.
  *
  * Output, one line per case, for ci/bench to compare:
  *   BENCH-TIME <case> <bytes> <ranges> <samples> <map ns> <unmap ns> <sum ns>
  *   BENCH-IOPTE <case> <4K> <2M> <1G> <min 4K> <min 2M> <min 1G>
+ *   BENCH-MEM <case> <bytes of kernel memory held while mapped>
+ *   BENCH-REVOKE <case> <ranges> <ioases> <samples> <revoke ns>
  *   BENCH-ERR <case> <errno name>
  * Times are medians of the per-iteration values. The IOPTE counts are
  * the leaves of the device's second-stage table in the IOVA window, read
  * from the intel-iommu debugfs; the minimum is what the best page sizes
- * the IOMMU supports allow for the physical layout of the slice.
+ * the IOMMU supports allow for the physical layout of the slice. Memory
+ * is the growth of Slab + SecPageTables + VmallocUsed of /proc/meminfo
+ * (the IOMMU's page tables are in SecPageTables) over the first map of
+ * the case, the per-CPU counters folded first (vm.stat_refresh).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -49,49 +69,87 @@
 #include <linux/vfio.h>
 
 #include "bench.h"
+#include "iommufd_test.h"
 
 #define SZ_4K		0x1000ULL
+#define SZ_8K		0x2000ULL
 #define SZ_64K		0x10000ULL
 #define SZ_2M		0x200000ULL
 #define SZ_64M		0x4000000ULL
 #define SZ_1G		0x40000000ULL
 #define BENCH_IOVA	SZ_1G
 #define BAR		VFIO_PCI_BAR2_REGION_INDEX
-#define MAX_RANGES	16
+#define MAX_IOAS	4
 
 struct bench_case {
 	const char *name;
-	uint64_t size;
+	uint64_t size;		/* bytes in the dma-buf; 0: the whole BAR */
 	unsigned int nr_ranges;
+	uint64_t stride;	/* BAR distance of two ranges; 0: adjacent */
 	bool reversed;		/* ranges listed from the end of the slice */
 	bool memfd;		/* the reference: a memfd, not a dma-buf */
 	bool null;		/* two ioctls that map nothing */
+	unsigned int nr_ioas;	/* revoke: the IOASes it is mapped into */
+	uint64_t iova;		/* 0: BENCH_IOVA */
 	/* filled in at run time */
 	int dmabuf_fd;
 	int err;
+	long long mem;
 	uint64_t *map_ns, *unmap_ns;
-	unsigned int samples;
+	unsigned int samples, max_samples;
 };
 
-static struct bench_case cases[] = {
+static struct bench_case map_cases[] = {
 	{ .name = "ref-ioctl", .size = SZ_4K, .nr_ranges = 1, .null = true },
 	{ .name = "ref-memfd", .size = SZ_4K, .nr_ranges = 1, .memfd = true },
-	{ .name = "4K", .size = SZ_4K, .nr_ranges = 1, .reversed = false },
-	{ .name = "2M", .size = SZ_2M, .nr_ranges = 1, .reversed = false },
-	{ .name = "64M", .size = SZ_64M, .nr_ranges = 1, .reversed = false },
-	{ .name = "64K-x16", .size = SZ_64K, .nr_ranges = 16, .reversed = false },
-	{ .name = "2M-x16", .size = SZ_2M, .nr_ranges = 16, .reversed = false },
-	{ .name = "64M-x16", .size = SZ_64M, .nr_ranges = 16, .reversed = false },
+	{ .name = "4K", .size = SZ_4K, .nr_ranges = 1 },
+	{ .name = "2M", .size = SZ_2M, .nr_ranges = 1 },
+	{ .name = "64M", .size = SZ_64M, .nr_ranges = 1 },
+	{ .name = "64K-x16", .size = SZ_64K, .nr_ranges = 16 },
+	{ .name = "2M-x16", .size = SZ_2M, .nr_ranges = 16 },
+	{ .name = "64M-x16", .size = SZ_64M, .nr_ranges = 16 },
 	{ .name = "64K-x16r", .size = SZ_64K, .nr_ranges = 16, .reversed = true },
 	{ .name = "2M-x16r", .size = SZ_2M, .nr_ranges = 16, .reversed = true },
 	{ .name = "64M-x16r", .size = SZ_64M, .nr_ranges = 16, .reversed = true },
 };
-#define NR_CASES (sizeof(cases) / sizeof(cases[0]))
 
+static struct bench_case bar_cases[] = {
+	{ .name = "bar", .size = 0, .nr_ranges = 1 },
+};
+
+/* Each at its own IOVA, so that each first map builds its own tables. */
+static struct bench_case range_cases[] = {
+	{ .name = "pages-1", .size = SZ_4K, .nr_ranges = 1, .stride = SZ_8K,
+	  .iova = 1 * SZ_1G },
+	{ .name = "pages-16", .size = 16 * SZ_4K, .nr_ranges = 16,
+	  .stride = SZ_8K, .iova = 2 * SZ_1G },
+	{ .name = "pages-256", .size = 256 * SZ_4K, .nr_ranges = 256,
+	  .stride = SZ_8K, .iova = 3 * SZ_1G },
+	{ .name = "pages-4096", .size = 4096 * SZ_4K, .nr_ranges = 4096,
+	  .stride = SZ_8K, .iova = 4 * SZ_1G },
+};
+
+static struct bench_case revoke_cases[] = {
+	{ .name = "revoke-1x1", .size = SZ_4K, .nr_ranges = 1, .stride = SZ_8K,
+	  .nr_ioas = 1 },
+	{ .name = "revoke-1x4", .size = SZ_4K, .nr_ranges = 1, .stride = SZ_8K,
+	  .nr_ioas = 4 },
+	{ .name = "revoke-4096x1", .size = 4096 * SZ_4K, .nr_ranges = 4096,
+	  .stride = SZ_8K, .nr_ioas = 1 },
+	{ .name = "revoke-4096x4", .size = 4096 * SZ_4K, .nr_ranges = 4096,
+	  .stride = SZ_8K, .nr_ioas = 4 },
+};
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static struct bench_case *cases;
+static unsigned int nr_cases;
 static const char *bdf;
 static int iommufd, devfd;
 static uint32_t ioas_id;
 static uint64_t bar_phys, bar_size;
+static off_t cmd_offset;	/* PCI_COMMAND in the config region */
+static uint16_t cmd_on;		/* PCI_COMMAND with memory decode on */
 
 static void open_device(void)
 {
@@ -165,6 +223,13 @@ static void probe_bar(void)
 	cmd |= PCI_COMMAND_MEMORY;
 	if (pwrite(devfd, &cmd, 2, cfg.offset + PCI_COMMAND) != 2)
 		die("write PCI_COMMAND");
+	cmd_offset = cfg.offset + PCI_COMMAND;
+	cmd_on = cmd;
+}
+
+static uint64_t case_iova(const struct bench_case *c)
+{
+	return c->iova ? c->iova : BENCH_IOVA;
 }
 
 /*
@@ -174,15 +239,16 @@ static void probe_bar(void)
 static uint64_t range_offset(const struct bench_case *c, unsigned int i)
 {
 	uint64_t len = c->size / c->nr_ranges;
+	uint64_t stride = c->stride ? c->stride : len;
 
-	return (c->reversed ? c->nr_ranges - 1 - i : i) * len;
+	return (c->reversed ? c->nr_ranges - 1 - i : i) * stride;
 }
 
 static int export(struct bench_case *c)
 {
 	size_t sz = sizeof(struct vfio_device_feature) +
 		    sizeof(struct vfio_device_feature_dma_buf) +
-		    MAX_RANGES * sizeof(struct vfio_region_dma_range);
+		    c->nr_ranges * sizeof(struct vfio_region_dma_range);
 	struct vfio_device_feature_dma_buf *db;
 	struct vfio_device_feature *feat;
 	unsigned int i;
@@ -227,16 +293,16 @@ static int null_ioctl(void)
 	return -errno;
 }
 
-static int map(struct bench_case *c)
+static int map_into(struct bench_case *c, uint32_t ioas)
 {
 	struct iommu_ioas_map_file cmd = {
 		.size = sizeof(cmd),
 		.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE |
 			 IOMMU_IOAS_MAP_WRITEABLE,
-		.ioas_id = ioas_id,
+		.ioas_id = ioas,
 		.fd = c->dmabuf_fd,
 		.length = c->size,
-		.iova = BENCH_IOVA,
+		.iova = case_iova(c),
 	};
 
 	if (c->null)
@@ -244,12 +310,12 @@ static int map(struct bench_case *c)
 	return ioctl(iommufd, IOMMU_IOAS_MAP_FILE, &cmd) ? -errno : 0;
 }
 
-static void unmap(struct bench_case *c)
+static void unmap_from(struct bench_case *c, uint32_t ioas)
 {
 	struct iommu_ioas_unmap cmd = {
 		.size = sizeof(cmd),
-		.ioas_id = ioas_id,
-		.iova = BENCH_IOVA,
+		.ioas_id = ioas,
+		.iova = case_iova(c),
 		.length = c->size,
 	};
 
@@ -260,6 +326,47 @@ static void unmap(struct bench_case *c)
 	}
 	if (ioctl(iommufd, IOMMU_IOAS_UNMAP, &cmd))
 		die("IOMMU_IOAS_UNMAP");
+}
+
+static int map(struct bench_case *c)
+{
+	return map_into(c, ioas_id);
+}
+
+static void unmap(struct bench_case *c)
+{
+	unmap_from(c, ioas_id);
+}
+
+/*
+ * Kernel memory that a mapping can hold, in bytes: slab, the IOMMU's page
+ * tables (SecPageTables) and vmalloc.
+ */
+static long long kmem(void)
+{
+	char line[128];
+	long long sum = 0, kb;
+	FILE *f;
+	int fd;
+
+	/*
+	 * The counters are per CPU and reach the global ones in batches:
+	 * fold them first, or a few dozen pages go unseen.
+	 */
+	fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+	if (fd < 0 || write(fd, "1", 1) != 1)
+		die("/proc/sys/vm/stat_refresh");
+	close(fd);
+	f = fopen("/proc/meminfo", "r");
+	if (!f)
+		die("/proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if ((sscanf(line, "Slab: %lld", &kb) == 1) ||
+		    (sscanf(line, "SecPageTables: %lld", &kb) == 1) ||
+		    (sscanf(line, "VmallocUsed: %lld", &kb) == 1))
+			sum += kb;
+	fclose(f);
+	return sum * 1024;
 }
 
 /*
@@ -303,7 +410,7 @@ static void min_ioptes(const struct bench_case *c, uint64_t sizes,
 		       unsigned long count[3])
 {
 	static const uint64_t pg[3] = { SZ_4K, SZ_2M, SZ_1G };
-	uint64_t iova = BENCH_IOVA, len = c->size / c->nr_ranges;
+	uint64_t iova = case_iova(c), len = c->size / c->nr_ranges;
 	unsigned int i = 0, j;
 
 	while (i < c->nr_ranges) {
@@ -349,8 +456,8 @@ static int count_ioptes(const struct bench_case *c, unsigned long count[3])
 	while (fgets(line, sizeof(line), f)) {
 		if (sscanf(line, "0x%llx |%n", &pfn, &n) != 1)
 			continue;
-		if (pfn < BENCH_IOVA / SZ_4K ||
-		    pfn >= (BENCH_IOVA + c->size) / SZ_4K)
+		if (pfn < case_iova(c) / SZ_4K ||
+		    pfn >= (case_iova(c) + c->size) / SZ_4K)
 			continue;
 		fields = 0;
 		for (p = strtok(line + n, " \t\n"); p; p = strtok(NULL, " \t\n"))
@@ -369,40 +476,167 @@ static const char *errname(int err)
 	case EINVAL: return "EINVAL";
 	case ENODEV: return "ENODEV";
 	case ENOMEM: return "ENOMEM";
+	case ENOSPC: return "ENOSPC";
 	default: return strerror(err);
 	}
 }
 
-int main(int argc, char **argv)
-{
-	unsigned int rounds = 10, iters = 100, r, k, i;
-	uint64_t sizes;
-	int opt, ret;
+/*
+ * The markers of the profile mode: the insn-profile plugin counts from the
+ * first instruction of the first to the first of the second. Different
+ * bodies, so that the compiler cannot fold them into one.
+ */
+static volatile unsigned int marker_hits;
 
-	while ((opt = getopt(argc, argv, "r:i:")) != -1) {
-		switch (opt) {
-		case 'r': rounds = atoi(optarg); break;
-		case 'i': iters = atoi(optarg); break;
-		default: goto usage;
+__attribute__((noinline)) void bench_profile_start(void)
+{
+	marker_hits += 1;
+}
+
+__attribute__((noinline)) void bench_profile_stop(void)
+{
+	marker_hits += 2;
+}
+
+/* A mock domain of the iommufd test module, attached to a new IOAS. */
+static uint32_t mock_ioas(void)
+{
+	struct iommu_ioas_alloc alloc = { .size = sizeof(alloc) };
+	struct iommu_test_cmd cmd = {
+		.size = sizeof(cmd),
+		.op = IOMMU_TEST_OP_MOCK_DOMAIN,
+	};
+
+	if (ioctl(iommufd, IOMMU_IOAS_ALLOC, &alloc))
+		die("IOMMU_IOAS_ALLOC");
+	cmd.id = alloc.out_ioas_id;
+	if (ioctl(iommufd, IOMMU_TEST_CMD, &cmd))
+		return 0;
+	return alloc.out_ioas_id;
+}
+
+static void set_decode(bool on)
+{
+	uint16_t cmd = on ? cmd_on : cmd_on & ~PCI_COMMAND_MEMORY;
+
+	if (pwrite(devfd, &cmd, 2, cmd_offset) != 2)
+		die("write PCI_COMMAND");
+}
+
+/*
+ * Map the case into its IOASes, turn decode off (the revoke: the write
+ * returns after every importer's invalidate_mappings), turn it on, unmap
+ * and start again. The reference is the same config write that changes
+ * nothing.
+ */
+static void run_revoke(unsigned int samples)
+{
+	static uint32_t ioas[MAX_IOAS];
+	uint64_t *ns, *ref, t0;
+	unsigned int k, i, j;
+	int ret;
+
+	ns = calloc(samples, sizeof(*ns));
+	ref = calloc(samples, sizeof(*ref));
+	if (!ns || !ref)
+		die("calloc");
+	for (i = 0; i < samples; i++) {
+		t0 = now_ns();
+		set_decode(true);
+		ref[i] = now_ns() - t0;
+	}
+	printf("BENCH-REVOKE ref-write 0 0 %u %llu\n", samples,
+	       (unsigned long long)median(ref, samples));
+
+	ioas[0] = ioas_id;
+	for (j = 1; j < MAX_IOAS; j++) {
+		ioas[j] = mock_ioas();
+		if (!ioas[j]) {
+			for (k = 0; k < nr_cases; k++)
+				if (cases[k].nr_ioas > 1)
+					cases[k].err = ENODEV;
+			break;
 		}
 	}
-	if (optind != argc - 1 || !rounds || !iters)
-		goto usage;
-	bdf = argv[optind];
+	for (k = 0; k < nr_cases; k++) {
+		struct bench_case *c = &cases[k];
 
-	open_device();
-	probe_bar();
-	sizes = iommu_page_sizes();
-	printf("BENCH-INFO bar_phys=0x%llx bar_size=0x%llx iova=0x%llx page_sizes=0x%llx rounds=%u iters=%u\n",
-	       (unsigned long long)bar_phys, (unsigned long long)bar_size,
-	       (unsigned long long)BENCH_IOVA, (unsigned long long)sizes,
-	       rounds, iters);
+		if (c->err) {
+			printf("BENCH-ERR %s %s\n", c->name, c->err == ENODEV ?
+			       "no-mock-domain" : errname(c->err));
+			continue;
+		}
+		ret = 0;
+		for (i = 0; i < samples; i++) {
+			for (j = 0; j < c->nr_ioas; j++) {
+				ret = map_into(c, ioas[j]);
+				if (ret)
+					break;
+			}
+			if (ret) {
+				while (j--)
+					unmap_from(c, ioas[j]);
+				break;
+			}
+			t0 = now_ns();
+			set_decode(false);
+			ns[i] = now_ns() - t0;
+			set_decode(true);
+			for (j = 0; j < c->nr_ioas; j++)
+				unmap_from(c, ioas[j]);
+		}
+		if (ret)
+			printf("BENCH-ERR %s %s\n", c->name, errname(-ret));
+		else
+			printf("BENCH-REVOKE %s %u %u %u %llu\n", c->name,
+			       c->nr_ranges, c->nr_ioas, samples,
+			       (unsigned long long)median(ns, samples));
+	}
+	free(ns);
+	free(ref);
+}
 
-	for (k = 0; k < NR_CASES; k++) {
+static void run_profile(struct bench_case *c, unsigned int iters)
+{
+	unsigned int i;
+
+	if (c->err) {
+		printf("BENCH-ERR %s %s\n", c->name, errname(c->err));
+		return;
+	}
+	bench_profile_start();
+	for (i = 0; i < iters; i++) {
+		if (map(c))
+			die("IOMMU_IOAS_MAP_FILE");
+		unmap(c);
+	}
+	bench_profile_stop();
+	printf("BENCH-PROFILE %s %u\n", c->name, iters);
+}
+
+/*
+ * Export every case, map it once: whether the kernel takes it at all, and
+ * the memory that first mapping holds. The first map of a case that takes
+ * more than 20 ms (a large BAR mapped page by page) leaves it 3 samples.
+ */
+static void prepare(unsigned int samples, bool timed)
+{
+	unsigned int k;
+	uint64_t t0, t;
+	long long m0;
+	int ret;
+
+	for (k = 0; k < nr_cases; k++) {
 		struct bench_case *c = &cases[k];
 
 		c->err = 0;
-		if (c->size > bar_size) {
+		/* The whole BAR, at an IOVA aligned to its size */
+		if (!c->size) {
+			c->size = bar_size;
+			c->iova = bar_size > SZ_1G ? bar_size : SZ_1G;
+		}
+		if (range_offset(c, c->reversed ? 0 : c->nr_ranges - 1) +
+		    c->size / c->nr_ranges > bar_size) {
 			c->err = ENOSPC;
 			continue;
 		}
@@ -412,28 +646,46 @@ int main(int argc, char **argv)
 			continue;
 		}
 		c->dmabuf_fd = ret;
-		/* One map decides whether the kernel takes this case at all. */
+		if (!timed)
+			continue;
+		m0 = kmem();
+		t0 = now_ns();
 		ret = map(c);
+		t = now_ns() - t0;
 		if (ret) {
 			c->err = -ret;
 			continue;
 		}
+		c->mem = kmem() - m0;
 		unmap(c);
-		c->map_ns = calloc(rounds * iters, sizeof(uint64_t));
-		c->unmap_ns = calloc(rounds * iters, sizeof(uint64_t));
+		c->max_samples = samples;
+		if (t > 20000000ULL && samples > 3)
+			c->max_samples = 3;
+		c->map_ns = calloc(c->max_samples, sizeof(uint64_t));
+		c->unmap_ns = calloc(c->max_samples, sizeof(uint64_t));
 		if (!c->map_ns || !c->unmap_ns)
 			die("calloc");
 	}
+}
+
+static void run_timed(unsigned int rounds, unsigned int iters)
+{
+	unsigned int r, k, i;
+	int ret;
 
 	for (r = 0; r < rounds; r++) {
-		for (k = 0; k < NR_CASES; k++) {
+		for (k = 0; k < nr_cases; k++) {
 			struct bench_case *c = &cases[k];
 
 			if (c->err)
 				continue;
 			for (i = 0; i < iters; i++) {
-				uint64_t t0 = now_ns(), t1, t2;
+				uint64_t t0, t1, t2;
 
+				/* A slow case (see prepare()) is full. */
+				if (c->samples == c->max_samples)
+					break;
+				t0 = now_ns();
 				ret = map(c);
 				t1 = now_ns();
 				if (ret) {
@@ -447,8 +699,14 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+}
 
-	for (k = 0; k < NR_CASES; k++) {
+static void report(uint64_t sizes)
+{
+	unsigned int k, i;
+	int ret;
+
+	for (k = 0; k < nr_cases; k++) {
 		struct bench_case *c = &cases[k];
 		unsigned long have[3] = {}, want[3] = {};
 		uint64_t *sum;
@@ -471,6 +729,7 @@ int main(int argc, char **argv)
 
 		if (c->memfd || c->null)
 			continue;
+		printf("BENCH-MEM %s %lld\n", c->name, c->mem);
 		if (map(c))
 			die("IOMMU_IOAS_MAP_FILE");
 		ret = count_ioptes(c, have);
@@ -483,9 +742,88 @@ int main(int argc, char **argv)
 		printf("BENCH-IOPTE %s %lu %lu %lu %lu %lu %lu\n", c->name,
 		       have[0], have[1], have[2], want[0], want[1], want[2]);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	unsigned int rounds = 10, iters = 100, k;
+	const char *mode = "map", *pcase = "4K";
+	uint64_t sizes;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "m:r:i:c:")) != -1) {
+		switch (opt) {
+		case 'm': mode = optarg; break;
+		case 'r': rounds = atoi(optarg); break;
+		case 'i': iters = atoi(optarg); break;
+		case 'c': pcase = optarg; break;
+		default: goto usage;
+		}
+	}
+	if (optind != argc - 1 || !rounds || !iters)
+		goto usage;
+	bdf = argv[optind];
+
+	if (!strcmp(mode, "map") || !strcmp(mode, "profile")) {
+		cases = map_cases;
+		nr_cases = ARRAY_SIZE(map_cases);
+	} else if (!strcmp(mode, "bar")) {
+		cases = bar_cases;
+		nr_cases = ARRAY_SIZE(bar_cases);
+	} else if (!strcmp(mode, "ranges")) {
+		cases = range_cases;
+		nr_cases = ARRAY_SIZE(range_cases);
+	} else if (!strcmp(mode, "revoke")) {
+		cases = revoke_cases;
+		nr_cases = ARRAY_SIZE(revoke_cases);
+	} else {
+		goto usage;
+	}
+
+	open_device();
+	probe_bar();
+	sizes = iommu_page_sizes();
+	printf("BENCH-INFO mode=%s bar_phys=0x%llx bar_size=0x%llx page_sizes=0x%llx rounds=%u iters=%u\n",
+	       mode, (unsigned long long)bar_phys,
+	       (unsigned long long)bar_size, (unsigned long long)sizes,
+	       rounds, iters);
+
+	if (!strcmp(mode, "profile")) {
+		for (k = 0; k < nr_cases; k++)
+			if (!strcmp(cases[k].name, pcase))
+				break;
+		if (k == nr_cases) {
+			cases = range_cases;
+			nr_cases = ARRAY_SIZE(range_cases);
+			for (k = 0; k < nr_cases; k++)
+				if (!strcmp(cases[k].name, pcase))
+					break;
+		}
+		if (k == nr_cases && !strcmp(pcase, "bar")) {
+			cases = bar_cases;
+			nr_cases = ARRAY_SIZE(bar_cases);
+			k = 0;
+		}
+		if (k == nr_cases)
+			goto usage;
+		cases += k;
+		nr_cases = 1;
+		prepare(1, true);
+		run_profile(cases, iters);
+		return 0;
+	}
+	if (!strcmp(mode, "revoke")) {
+		prepare(0, false);
+		run_revoke(rounds * iters);
+		return 0;
+	}
+	prepare(rounds * iters, true);
+	run_timed(rounds, iters);
+	report(sizes);
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: %s [-r ROUNDS] [-i ITERS] BDF\n", argv[0]);
+	fprintf(stderr, "usage: %s [-m map|bar|ranges|revoke|profile] [-r ROUNDS] [-i ITERS] [-c CASE] BDF\n",
+		argv[0]);
 	return 2;
 }

@@ -420,7 +420,18 @@ int dma_buf_pal_check(size_t size, const struct dma_buf_phys_list *pal,
 		*why = "ranges smaller than the dma-buf";
 		return -EINVAL;
 	}
-	if (pal->nr_ranges == 1)
+	/*
+	 * A list in address order, as exporters usually build them, needs
+	 * no copy and no sort: each range must start past the last byte of
+	 * the one before it (which the loop above showed does not wrap).
+	 */
+	for (i = 1; i < pal->nr_ranges; i++) {
+		const struct phys_vec *prev = &pal->ranges[i - 1];
+
+		if (pal->ranges[i].paddr <= prev->paddr + (prev->len - 1))
+			break;
+	}
+	if (i >= pal->nr_ranges)
 		return 0;
 
 	sorted = kvmalloc_array(pal->nr_ranges, sizeof(*sorted), GFP_KERNEL);
