@@ -6,7 +6,7 @@ help:
 	@echo "make shell          a shell in the test guest (devices bound, selftests in PATH)"
 	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
 	@echo "make mutate         break the series' kernel code on purpose (ci/mutations): every break must fail a test"
-	@echo "make bench          MAP_FILE + UNMAP of a VFIO dma-buf, base against the series"
+	@echo "make bench          the series against the base in guest instructions, and type1"
 	@echo "make base|apply|export|overlay-check|build|selftests   single steps (see ci/)"
 
 run:
