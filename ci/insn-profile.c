@@ -55,7 +55,7 @@ size_t qemu_plugin_tb_n_insns(const struct qemu_plugin_tb *tb);
 uint64_t qemu_plugin_tb_vaddr(const struct qemu_plugin_tb *tb);
 void qemu_plugin_outs(const char *string);
 
-/* The API version this plugin was written against (QEMU 8.2 and later). */
+/* The API version this plugin was written against (QEMU 9.0 and later). */
 __attribute__((visibility("default"))) int qemu_plugin_version = 2;
 
 struct block {
