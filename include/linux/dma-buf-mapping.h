@@ -22,8 +22,8 @@ void dma_buf_free_sgt(struct dma_buf_attachment *attach, struct sg_table *sgt,
  *	      type describes MMIO, which importers map as device memory.
  * @nr_ranges: number of entries in @ranges.
  * @ranges: the ranges, in the order of the bytes of the dma-buf: byte 0 of
- *	    the dma-buf is at @ranges[0].paddr. Each &phys_vec.len is a
- *	    length in bytes.
+ *	    the dma-buf is at the physical address of the first range. Each
+ *	    &phys_vec.len is a length in bytes.
  *
  * What an attachment of the &dma_buf_mapping_pal type maps to. Before an
  * importer sees a list, dma_buf_pal_map() checks that it names a provider
