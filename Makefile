@@ -1,5 +1,5 @@
 # Thin wrapper: every target is a script in ci/.
-.PHONY: help run shell check mutate bench base apply export overlay-check build selftests clean
+.PHONY: help run shell check mutate bench kunit htmldocs base apply export overlay-check build selftests clean
 
 help:
 	@echo "make run            build the patched kernel and show the feature in QEMU"
@@ -7,6 +7,8 @@ help:
 	@echo "make check          every check of every patch; ends with 'N passed, N failed'"
 	@echo "make mutate         break the series' kernel code on purpose (ci/mutations): every break must fail a test"
 	@echo "make bench          the series against the base in guest instructions, and type1"
+	@echo "make kunit          the dma-buf KUnit suites with kunit.py, on the kernel of 'make build'"
+	@echo "make htmldocs       the pages the series touches, built at the base and the tip"
 	@echo "make base|apply|export|overlay-check|build|selftests   single steps (see ci/)"
 
 run:
@@ -19,6 +21,10 @@ mutate:
 	ci/mutate
 bench:
 	ci/bench
+kunit:
+	ci/kunit
+htmldocs:
+	ci/htmldocs
 base:
 	ci/base
 apply:

@@ -160,6 +160,22 @@ plan_without_dirty_tracking() {
 	grep -q -- '-F iommufd_dirty_tracking$' "$2"
 }
 
+# ci/plan with iommufd's programs (iommufd, iommufd_fail_nth) narrowed to
+# their dma-buf cases, which the guest's dmabuf-cases lists, from IN to OUT:
+# what ci/check-patch runs at a patch that does not change iommufd (see
+# there). Without the lister the programs run no case (an option that
+# selects none), which the manifest's counts fail, rather than every case.
+# Fails when IN lacks either line.
+plan_dmabuf_cases() {
+	local p
+	cp "$1" "$2"
+	for p in iommufd iommufd_fail_nth; do
+		# shellcheck disable=SC2016 # $(...) is for the guest's shell
+		sed -i "s|^$p ./$p\$|& "'$(./dmabuf-cases ./'"$p"' \|\| echo -t no-lister)|' "$2"
+		grep -qF "$p ./$p \$(./dmabuf-cases ./$p || echo -t no-lister)" "$2" || return 1
+	done
+}
+
 # The series' KUnit suite: the first "kunit" line of the manifest names it
 # (kunit.filter_glob takes one glob).
 kunit_suite() { awk '$1 == "kunit" { print $3; exit }' "$CI_DIR/expect"; }
