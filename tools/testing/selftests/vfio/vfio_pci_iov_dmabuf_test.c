@@ -13,14 +13,13 @@
  * enables two VFs and binds them to vfio-pci.
  */
 #include <fcntl.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <sys/ioctl.h>
+#include <sys/wait.h>
 
 #include <linux/pci_regs.h>
 #include <linux/sizes.h>
@@ -368,27 +367,39 @@ TEST_F(iov_dmabuf, revoke_close)
 
 static void vfs_enable(void);
 
-static atomic_bool vfs_removed;
+/*
+ * Remove the VFs from another program image: this program run again with
+ * REMOVE_VFS, which holds none of the devices whose close the removal
+ * waits for. A thread of the test would share its descriptors, a forked
+ * copy its BAR mmaps: had the test been killed (its timeout) before it
+ * closed the VFs, those would only go away when the thread or the copy
+ * exits, which waits for them, and neither could ever end.
+ */
+#define REMOVE_VFS "--remove-vfs"
 
-static void *remove_vfs(void *arg)
+static pid_t remove_vfs(void)
 {
-	sysfs_sriov_numvfs_set(pf_bdf, 0);
-	atomic_store(&vfs_removed, true);
-	return NULL;
+	pid_t pid = fork();
+
+	if (pid)
+		return pid;
+	close_range(3, ~0U, 0);
+	execl("/proc/self/exe", "vfio_pci_iov_dmabuf_test", REMOVE_VFS, pf_bdf,
+	      NULL);
+	_exit(127);
 }
 
 /*
  * Removing the VFs (sriov_numvfs = 0) while the PF holds an attachment:
  * the removal waits for the VF to be closed, whose close revokes the
- * buffer first; the dma-buf and the attachment outlive the VF. A thread
- * removes the VFs: a child process would hold the device open itself.
+ * buffer first; the dma-buf and the attachment outlive the VF.
  */
 TEST_F(iov_dmabuf, revoke_vf_removal)
 {
 	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
-	pthread_t thread;
 	char path[128];
-	int fd, i;
+	int fd, i, status;
+	pid_t pid;
 
 	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
 	ASSERT_LE(0, fd);
@@ -396,14 +407,15 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 			sizeof(self->out));
 	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 
-	ASSERT_EQ(0, pthread_create(&thread, NULL, remove_vfs, NULL));
+	pid = remove_vfs();
+	ASSERT_LT(0, pid);
 	/*
 	 * The removal waits for the VFs to be closed: a second later the
 	 * write has not returned, the VFs are there and the PF still has
 	 * its ranges.
 	 */
 	sleep(1);
-	ASSERT_FALSE(atomic_load(&vfs_removed));
+	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", vf_bdfs[0]);
 	ASSERT_EQ(0, access(path, F_OK));
 	importer_read(self->importer, self->out, sizeof(self->out));
@@ -412,7 +424,9 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 		vfio_pci_device_cleanup(self->vf[i]);
 		self->vf[i] = NULL;
 	}
-	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
 	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
 
 	importer_read(self->importer, self->out, sizeof(self->out));
@@ -478,6 +492,10 @@ int main(int argc, char *argv[])
 	char **bdfs;
 	int nr;
 
+	if (argc == 3 && !strcmp(argv[1], REMOVE_VFS)) {
+		sysfs_sriov_numvfs_set(argv[2], 0);
+		return 0;
+	}
 	bdfs = vfio_selftests_get_bdfs(&argc, argv, &nr);
 	if (nr != 2)
 		ksft_exit_fail_msg("usage: %s PF_BDF OTHER_BDF\n", argv[0]);
