@@ -13,11 +13,13 @@
  * enables two VFs and binds them to vfio-pci.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 
@@ -383,10 +385,44 @@ static pid_t remove_vfs(void)
 
 	if (pid)
 		return pid;
-	close_range(3, ~0U, 0);
+	if (close_range(3, ~0U, 0))
+		_exit(126);
 	execl("/proc/self/exe", "vfio_pci_iov_dmabuf_test", REMOVE_VFS, pf_bdf,
 	      NULL);
+	perror("execl");
 	_exit(127);
+}
+
+/*
+ * An eventfd that vfio-pci signals when a removal of the device waits for
+ * user space to release it (its request interrupt).
+ */
+static int request_eventfd(int device_fd)
+{
+	size_t argsz = sizeof(struct vfio_irq_set) + sizeof(int);
+	struct vfio_irq_set *set;
+	int efd, ret;
+
+	efd = eventfd(0, 0);
+	if (efd < 0)
+		return -1;
+	set = calloc(1, argsz);
+	if (!set) {
+		close(efd);
+		return -1;
+	}
+	set->argsz = argsz;
+	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
+	set->index = VFIO_PCI_REQ_IRQ_INDEX;
+	set->count = 1;
+	memcpy(set->data, &efd, sizeof(efd));
+	ret = ioctl(device_fd, VFIO_DEVICE_SET_IRQS, set);
+	free(set);
+	if (ret) {
+		close(efd);
+		return -1;
+	}
+	return efd;
 }
 
 /*
@@ -397,6 +433,7 @@ static pid_t remove_vfs(void)
 TEST_F(iov_dmabuf, revoke_vf_removal)
 {
 	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
+	struct pollfd req = { .events = POLLIN };
 	char path[128];
 	int fd, i, status;
 	pid_t pid;
@@ -407,14 +444,16 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 			sizeof(self->out));
 	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 
+	req.fd = request_eventfd(self->vf[0]->fd);
+	ASSERT_LE(0, req.fd);
 	pid = remove_vfs();
 	ASSERT_LT(0, pid);
 	/*
-	 * The removal waits for the VFs to be closed: a second later the
+	 * The removal waits for VF 0 to be closed and asks for it: then the
 	 * write has not returned, the VFs are there and the PF still has
 	 * its ranges.
 	 */
-	sleep(1);
+	ASSERT_EQ(1, poll(&req, 1, 10000));
 	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", vf_bdfs[0]);
 	ASSERT_EQ(0, access(path, F_OK));
@@ -436,6 +475,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
 	ASSERT_STREQ("detached\n", self->out);
 	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(req.fd));
 	vfs_enable();
 }
 
