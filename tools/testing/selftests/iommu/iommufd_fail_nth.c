@@ -387,7 +387,9 @@ TEST_FAIL_NTH(basic_fail_nth, map_file_domain)
 
 /*
  * A dma-buf of several ranges: attach and map of the physical address
- * list, filling a domain from it, revoke, and the release.
+ * list into a domain, a slice of it, unmap and the release. Each
+ * iteration of a sweep starts from scratch, so the sweeps over a dma-buf
+ * are kept short: about 80 steps each, a few seconds under the sanitizers.
  */
 TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 {
@@ -396,7 +398,6 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 	size_t len = PAGE_SIZE * 8;
 	uint32_t ioas_id;
 	__u32 stdev_id;
-	__u32 hwpt_id;
 	__u64 iova2;
 	__u64 iova;
 
@@ -417,7 +418,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 
 	fail_nth_enable();
 
-	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, &hwpt_id, NULL))
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
 		return -1;
 
 	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd, 0,
@@ -429,6 +430,59 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
 				      flags))
 		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,
+				   len - 2 * PAGE_SIZE, NULL))
+		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova, len, NULL))
+		return -1;
+	return 0;
+}
+
+/*
+ * The same dma-buf mapped into a domain without faults, then revoked and
+ * restored, the mappings the revoke left behind unmapped, a map again and
+ * a new domain filled from the list.
+ */
+TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_revoke)
+{
+	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
+				   IOMMU_IOAS_MAP_READABLE;
+	size_t len = PAGE_SIZE * 8;
+	uint32_t ioas_id;
+	__u32 stdev_id;
+	__u64 iova2;
+	__u64 iova;
+
+	self->fd = open("/dev/iommu", O_RDWR);
+	if (self->fd == -1)
+		return -1;
+
+	if (_test_ioctl_ioas_alloc(self->fd, &ioas_id))
+		return -1;
+
+	if (_test_ioctl_set_temp_memory_limit(self->fd, 32))
+		return -1;
+
+	if (_test_cmd_get_dmabuf(self->fd, len,
+				 MOCK_DMABUF_PAIR_RANGES_REVERSED,
+				 &self->dmabuf_fd))
+		return -1;
+
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
+		return -1;
+
+	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd, 0,
+				      len, &iova, flags))
+		return -1;
+
+	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd,
+				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
+				      flags))
+		return -1;
+
+	fail_nth_enable();
 
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
@@ -451,23 +505,18 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 		return -1;
 
 	/* A new domain is filled from the list */
-	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, &hwpt_id, NULL))
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
 		return -1;
 	return 0;
 }
 
-/*
- * IOMMU_IOAS_MAP of a mmap of the dma-buf, a revoke, a domain attached
- * while revoked, and the restore that fills both domains when the revoke
- * is lifted.
- */
+/* IOMMU_IOAS_MAP of a mmap of the dma-buf into a domain, a slice, unmap */
 TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 {
 	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
 				   IOMMU_IOAS_MAP_READABLE;
 	size_t len = PAGE_SIZE * 8;
 	uint32_t ioas_id;
-	__u32 stdev_id2;
 	__u32 stdev_id;
 	__u64 iova2;
 	__u64 iova;
@@ -507,6 +556,66 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 				 self->dmabuf_va + PAGE_SIZE,
 				 len - 2 * PAGE_SIZE, &iova2, flags))
 		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,
+				   len - 2 * PAGE_SIZE, NULL))
+		return -1;
+
+	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova, len, NULL))
+		return -1;
+	return 0;
+}
+
+/*
+ * The same mapped without faults, then a revoke, a domain attached while
+ * revoked, the restore that fills both domains when the revoke is lifted,
+ * and unmap.
+ */
+TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va_revoke)
+{
+	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
+				   IOMMU_IOAS_MAP_READABLE;
+	size_t len = PAGE_SIZE * 8;
+	uint32_t ioas_id;
+	__u32 stdev_id2;
+	__u32 stdev_id;
+	__u64 iova2;
+	__u64 iova;
+
+	self->fd = open("/dev/iommu", O_RDWR);
+	if (self->fd == -1)
+		return -1;
+
+	if (_test_ioctl_ioas_alloc(self->fd, &ioas_id))
+		return -1;
+
+	if (_test_ioctl_set_temp_memory_limit(self->fd, 32))
+		return -1;
+
+	if (__test_cmd_get_dmabuf(self->fd, len,
+				  MOCK_DMABUF_PAIR_RANGES_REVERSED,
+				  O_RDWR | O_CLOEXEC, &self->dmabuf_fd))
+		return -1;
+
+	self->dmabuf_va_len = len;
+	self->dmabuf_va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			       self->dmabuf_fd, 0);
+	if (self->dmabuf_va == MAP_FAILED)
+		return -1;
+
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
+		return -1;
+
+	if (_test_ioctl_ioas_map(self->fd, ioas_id, self->dmabuf_va, len,
+				 &iova, flags))
+		return -1;
+
+	if (_test_ioctl_ioas_map(self->fd, ioas_id,
+				 self->dmabuf_va + PAGE_SIZE,
+				 len - 2 * PAGE_SIZE, &iova2, flags))
+		return -1;
+
+	fail_nth_enable();
 
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
