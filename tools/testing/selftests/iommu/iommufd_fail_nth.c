@@ -386,10 +386,12 @@ TEST_FAIL_NTH(basic_fail_nth, map_file_domain)
 }
 
 /*
- * A dma-buf of several ranges: attach and map of the physical address
- * list into a domain, a slice of it, unmap and the release. Each step of
- * a sweep runs the test again from the start, so the sequence is swept in
- * two halves: this one and map_dmabuf_revoke.
+ * A dma-buf of several ranges mapped into an IOAS with a domain: attach and
+ * map of the physical address list, a slice of it, revoke and restore,
+ * unmap of the mappings the revoke left behind, a map again, a new domain
+ * filled from the list, and the release. Each step of a sweep runs the
+ * test again from the start: the mock device, whose creation the sweeps
+ * above cover, is made before the injection.
  */
 TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 {
@@ -397,6 +399,8 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				   IOMMU_IOAS_MAP_READABLE;
 	size_t len = PAGE_SIZE * 8;
 	uint32_t ioas_id;
+	__u32 hwpt_id;
+	__u32 idev_id;
 	__u64 iova2;
 	__u64 iova;
 
@@ -415,10 +419,10 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				 &self->dmabuf_fd))
 		return -1;
 
-	fail_nth_enable();
-
-	if (_test_cmd_mock_domain(self->fd, ioas_id, NULL, NULL, NULL))
+	if (_test_cmd_mock_domain(self->fd, ioas_id, NULL, NULL, &idev_id))
 		return -1;
+
+	fail_nth_enable();
 
 	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd, 0,
 				      len, &iova, flags))
@@ -429,59 +433,6 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
 				      flags))
 		return -1;
-
-	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,
-				   len - 2 * PAGE_SIZE, NULL))
-		return -1;
-
-	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova, len, NULL))
-		return -1;
-	return 0;
-}
-
-/*
- * The same dma-buf mapped into a domain without faults, then revoked and
- * restored, the mappings the revoke left behind unmapped, a map again and
- * a new domain filled from the list.
- */
-TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_revoke)
-{
-	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
-				   IOMMU_IOAS_MAP_READABLE;
-	size_t len = PAGE_SIZE * 8;
-	uint32_t ioas_id;
-	__u32 stdev_id;
-	__u64 iova2;
-	__u64 iova;
-
-	self->fd = open("/dev/iommu", O_RDWR);
-	if (self->fd == -1)
-		return -1;
-
-	if (_test_ioctl_ioas_alloc(self->fd, &ioas_id))
-		return -1;
-
-	if (_test_ioctl_set_temp_memory_limit(self->fd, 32))
-		return -1;
-
-	if (_test_cmd_get_dmabuf(self->fd, len,
-				 MOCK_DMABUF_PAIR_RANGES_REVERSED,
-				 &self->dmabuf_fd))
-		return -1;
-
-	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
-		return -1;
-
-	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd, 0,
-				      len, &iova, flags))
-		return -1;
-
-	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd,
-				      PAGE_SIZE, len - 2 * PAGE_SIZE, &iova2,
-				      flags))
-		return -1;
-
-	fail_nth_enable();
 
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
@@ -500,22 +451,31 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_revoke)
 				      len, &iova, flags))
 		return -1;
 
-	if (_test_ioctl_destroy(self->fd, stdev_id))
+	/* A new domain is filled from the list, and emptied */
+	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, &hwpt_id,
+				 IOMMU_HWPT_DATA_NONE, 0, 0))
 		return -1;
 
-	/* A new domain is filled from the list */
-	if (_test_cmd_mock_domain(self->fd, ioas_id, NULL, NULL, NULL))
+	if (_test_ioctl_destroy(self->fd, hwpt_id))
 		return -1;
 	return 0;
 }
 
-/* IOMMU_IOAS_MAP of a mmap of the dma-buf into a domain, a slice, unmap */
+/*
+ * IOMMU_IOAS_MAP of a mmap of the dma-buf into an IOAS with a domain, a
+ * revoke, a domain added while revoked, the restore that fills both when
+ * the revoke is lifted, and unmap. The mock device is made before the
+ * injection, as for map_dmabuf_domain.
+ */
 TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 {
 	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
 				   IOMMU_IOAS_MAP_READABLE;
 	size_t len = PAGE_SIZE * 8;
 	uint32_t ioas_id;
+	__u32 stdev_id;
+	__u32 hwpt_id;
+	__u32 idev_id;
 	__u64 iova2;
 	__u64 iova;
 
@@ -540,10 +500,10 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 	if (self->dmabuf_va == MAP_FAILED)
 		return -1;
 
-	fail_nth_enable();
-
-	if (_test_cmd_mock_domain(self->fd, ioas_id, NULL, NULL, NULL))
+	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, &idev_id))
 		return -1;
+
+	fail_nth_enable();
 
 	if (_test_ioctl_ioas_map(self->fd, ioas_id, self->dmabuf_va, len,
 				 &iova, flags))
@@ -555,69 +515,11 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 				 len - 2 * PAGE_SIZE, &iova2, flags))
 		return -1;
 
-	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,
-				   len - 2 * PAGE_SIZE, NULL))
-		return -1;
-
-	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova, len, NULL))
-		return -1;
-	return 0;
-}
-
-/*
- * The same mapped without faults, then a revoke, a domain attached while
- * revoked, the restore that fills both domains when the revoke is lifted,
- * and unmap.
- */
-TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va_revoke)
-{
-	const unsigned int flags = IOMMU_IOAS_MAP_WRITEABLE |
-				   IOMMU_IOAS_MAP_READABLE;
-	size_t len = PAGE_SIZE * 8;
-	uint32_t ioas_id;
-	__u32 stdev_id;
-	__u64 iova2;
-	__u64 iova;
-
-	self->fd = open("/dev/iommu", O_RDWR);
-	if (self->fd == -1)
-		return -1;
-
-	if (_test_ioctl_ioas_alloc(self->fd, &ioas_id))
-		return -1;
-
-	if (_test_ioctl_set_temp_memory_limit(self->fd, 32))
-		return -1;
-
-	if (__test_cmd_get_dmabuf(self->fd, len,
-				  MOCK_DMABUF_PAIR_RANGES_REVERSED,
-				  O_RDWR | O_CLOEXEC, &self->dmabuf_fd))
-		return -1;
-
-	self->dmabuf_va_len = len;
-	self->dmabuf_va = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
-			       self->dmabuf_fd, 0);
-	if (self->dmabuf_va == MAP_FAILED)
-		return -1;
-
-	if (_test_cmd_mock_domain(self->fd, ioas_id, &stdev_id, NULL, NULL))
-		return -1;
-
-	if (_test_ioctl_ioas_map(self->fd, ioas_id, self->dmabuf_va, len,
-				 &iova, flags))
-		return -1;
-
-	if (_test_ioctl_ioas_map(self->fd, ioas_id,
-				 self->dmabuf_va + PAGE_SIZE,
-				 len - 2 * PAGE_SIZE, &iova2, flags))
-		return -1;
-
-	fail_nth_enable();
-
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
 
-	if (_test_cmd_mock_domain(self->fd, ioas_id, NULL, NULL, NULL))
+	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, &hwpt_id,
+				 IOMMU_HWPT_DATA_NONE, 0, 0))
 		return -1;
 
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, false))

@@ -394,38 +394,6 @@ static pid_t remove_vfs(void)
 }
 
 /*
- * An eventfd that vfio-pci signals when a removal of the device waits for
- * user space to release it (its request interrupt).
- */
-static int request_eventfd(int device_fd)
-{
-	size_t argsz = sizeof(struct vfio_irq_set) + sizeof(int);
-	struct vfio_irq_set *set;
-	int efd, ret;
-
-	efd = eventfd(0, 0);
-	if (efd < 0)
-		return -1;
-	set = calloc(1, argsz);
-	if (!set) {
-		close(efd);
-		return -1;
-	}
-	set->argsz = argsz;
-	set->flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER;
-	set->index = VFIO_PCI_REQ_IRQ_INDEX;
-	set->count = 1;
-	memcpy(set->data, &efd, sizeof(efd));
-	ret = ioctl(device_fd, VFIO_DEVICE_SET_IRQS, set);
-	free(set);
-	if (ret) {
-		close(efd);
-		return -1;
-	}
-	return efd;
-}
-
-/*
  * Removing the VFs (sriov_numvfs = 0) while the PF holds an attachment:
  * the removal waits for the VF to be closed, whose close revokes the
  * buffer first; the dma-buf and the attachment outlive the VF.
@@ -444,8 +412,10 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 			sizeof(self->out));
 	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
 
-	req.fd = request_eventfd(self->vf[0]->fd);
+	/* vfio-pci signals it when a removal waits for the VF's release */
+	req.fd = eventfd(0, 0);
 	ASSERT_LE(0, req.fd);
+	vfio_pci_irq_set(self->vf[0], VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req.fd);
 	pid = remove_vfs();
 	ASSERT_LT(0, pid);
 	/*

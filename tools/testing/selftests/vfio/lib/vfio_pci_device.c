@@ -28,8 +28,8 @@
 #include "kselftest.h"
 #include <libvfio.h>
 
-static void vfio_pci_irq_set(struct vfio_pci_device *device,
-			     u32 index, u32 vector, u32 count, int *fds)
+void vfio_pci_irq_set(struct vfio_pci_device *device,
+		      u32 index, u32 vector, u32 count, int *fds)
 {
 	size_t argsz = sizeof(struct vfio_irq_set) + sizeof(int) * count;
 	struct vfio_irq_set *irq;
