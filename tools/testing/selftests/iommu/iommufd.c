@@ -1730,7 +1730,7 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 /*
  * The other IOAS operations on a dma-buf mapped by address: IOMMU_IOAS_COPY
  * shares it, and the copy is revoked and restored with it, also in a
- * domain attached while it was revoked; a part of it cannot be unmapped
+ * domain added while it was revoked; a part of it cannot be unmapped
  * (ENOENT), access objects can neither pin nor read it (EINVAL), and
  * IOMMU_IOAS_CHANGE_PROCESS refuses it as it refuses every area that is
  * not mapped from a memfd (EINVAL).
@@ -1761,7 +1761,7 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	size_t buf_size = PAGE_SIZE * 4, n = 4;
 	/* In the aperture of the domain that the test attaches */
 	__u64 iova = MOCK_APERTURE_START;
-	__u32 stdev_id2, hwpt_id2;
+	__u32 stdev_id2, idev_id2, hwpt_id2;
 	void *va;
 	int dfd;
 
@@ -1799,9 +1799,13 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS,
 				   &change));
 
-	/* A domain attached while revoked is filled by the restore too */
+	/*
+	 * A domain added while revoked is filled by the restore too: a second
+	 * mock device would share the domain the IOAS has, so allocate one.
+	 */
 	test_cmd_revoke_dmabuf(dfd, true);
-	test_cmd_mock_domain(self->ioas_id, &stdev_id2, &hwpt_id2, NULL);
+	test_cmd_mock_domain(self->ioas_id, &stdev_id2, NULL, &idev_id2);
+	test_cmd_hwpt_alloc(idev_id2, self->ioas_id, 0, &hwpt_id2);
 	if (variant->mock_domains)
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
 				      copy_cmd.dst_iova, 2);
@@ -1814,6 +1818,7 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	if (variant->mock_domains)
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, copy_cmd.dst_iova, 1, 2);
+	test_ioctl_destroy(hwpt_id2);
 	test_ioctl_destroy(stdev_id2);
 
 	test_ioctl_ioas_unmap(copy_cmd.dst_iova, 2 * PAGE_SIZE);

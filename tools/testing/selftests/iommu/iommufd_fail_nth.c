@@ -387,11 +387,11 @@ TEST_FAIL_NTH(basic_fail_nth, map_file_domain)
 
 /*
  * A dma-buf of several ranges mapped into an IOAS with a domain: attach and
- * map of the physical address list, a slice of it, revoke and restore,
- * unmap of the mappings the revoke left behind, a map again, a new domain
- * filled from the list, and the release. Each step of a sweep runs the
- * test again from the start: the mock device, whose creation the sweeps
- * above cover, is made before the injection.
+ * map of the physical address list, a slice of it, a second domain filled
+ * from the list, revoke and restore, unmap of the mappings the revoke left
+ * behind, a map again, and the release. Each step of a sweep runs the test
+ * again from the start: the mock device, whose creation the sweeps above
+ * cover, is made before the injection.
  */
 TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 {
@@ -434,6 +434,11 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 				      flags))
 		return -1;
 
+	/* A second domain, filled from the list for both areas */
+	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, &hwpt_id,
+				 IOMMU_HWPT_DATA_NONE, 0, 0))
+		return -1;
+
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
 
@@ -449,11 +454,6 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_domain)
 
 	if (_test_ioctl_ioas_map_file(self->fd, ioas_id, self->dmabuf_fd, 0,
 				      len, &iova, flags))
-		return -1;
-
-	/* A new domain is filled from the list, and emptied */
-	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, &hwpt_id,
-				 IOMMU_HWPT_DATA_NONE, 0, 0))
 		return -1;
 
 	if (_test_ioctl_destroy(self->fd, hwpt_id))
@@ -474,7 +474,6 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 	size_t len = PAGE_SIZE * 8;
 	uint32_t ioas_id;
 	__u32 stdev_id;
-	__u32 hwpt_id;
 	__u32 idev_id;
 	__u64 iova2;
 	__u64 iova;
@@ -518,7 +517,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, true))
 		return -1;
 
-	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, &hwpt_id,
+	if (_test_cmd_hwpt_alloc(self->fd, idev_id, ioas_id, 0, 0, NULL,
 				 IOMMU_HWPT_DATA_NONE, 0, 0))
 		return -1;
 

@@ -83,10 +83,12 @@ static inline void vfio_pci_cmd_clear(struct vfio_pci_device *device, u16 bits)
 }
 
 /*
- * VFIO_DEVICE_SET_IRQS of the eventfds @fds to vectors @vector to
- * @vector + @count - 1 of @index, which may be any index the device has
- * (vfio_pci_irq_enable() is for MSI and MSI-X and keeps the eventfds);
- * @count 0 disables the index.
+ * VFIO_DEVICE_SET_IRQS with ACTION_TRIGGER: the eventfds @fds (which stay
+ * the caller's) for vectors @vector to @vector + @count - 1 of @index, any
+ * index the device has, such as the request or error interrupt
+ * (vfio_pci_irq_enable() takes MSI and MSI-X only and keeps the eventfds
+ * in the device); @count 0 removes the index's triggers. Asserts that the
+ * ioctl succeeds.
  */
 void vfio_pci_irq_set(struct vfio_pci_device *device,
 		      u32 index, u32 vector, u32 count, int *fds);
