@@ -80,6 +80,22 @@ need_build_tools() {
 		pahole:dwarves
 }
 
+# Every package make check uses, in one apt-get: ci/check installs them
+# before its jobs start side by side (two apt-get at once fight over
+# dpkg's lock), and ci/rcache before it reads the tools' versions.
+need_check_tools() {
+	need_build_tools
+	need ccache:ccache quilt:quilt sparse:sparse \
+		/usr/lib/python3/dist-packages/ply:python3-ply \
+		/usr/lib/python3/dist-packages/git:python3-git \
+		qemu-system-x86_64:qemu-system-x86 /bin/busybox:busybox-static \
+		rsync:rsync /usr/include/sys/capability.h:libcap-dev \
+		/usr/include/uuid/uuid.h:uuid-dev \
+		/usr/lib/x86_64-linux-gnu/libc.a:libc6-dev \
+		spatch:coccinelle b4:b4 sphinx-build:python3-sphinx \
+		/usr/lib/python3/dist-packages/yaml:python3-yaml
+}
+
 # Print the first Debian archive URI of the machine's own apt configuration
 # (not a security archive). Nothing is hard-coded.
 apt_mirror() {
