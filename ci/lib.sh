@@ -196,5 +196,9 @@ plan_dmabuf_cases() {
 # (kunit.filter_glob takes one glob).
 kunit_suite() { awk '$1 == "kunit" { print $3; exit }' "$CI_DIR/expect"; }
 
+# Patch N's name in the logs and the summary: "base" for 0, else "pN"
+# (ci/check, ci/check-patch, ci/rcache).
+patch_tag() { if [ "$1" -eq 0 ]; then echo base; else echo "p$1"; fi; }
+
 # Number of parallel jobs for make.
 jobs() { nproc 2>/dev/null || echo 2; }
