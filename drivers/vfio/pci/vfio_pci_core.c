@@ -2588,7 +2588,15 @@ static int vfio_pci_dev_set_hot_reset(struct vfio_device_set *dev_set,
 			break;
 		}
 
-		vfio_pci_dma_buf_move(vdev, true);
+		/*
+		 * A device of the set that is not open has no dma-buf to
+		 * revoke (its close revoked and dropped them), and the undo
+		 * below lifts the revoke of open devices only: a revoke
+		 * recorded on a closed device would outlast the reset and
+		 * leave its next user's BAR mmaps and dma-bufs revoked.
+		 */
+		if (vdev->vdev.open_count)
+			vfio_pci_dma_buf_move(vdev, true);
 		vfio_pci_zap_bars(vdev);
 	}
 

@@ -26,11 +26,17 @@
  * the range. From these lines the host can rebuild what the whole BAR must
  * hold after the run and compare every byte of that file. No byte of the
  * BAR is the target of more than one DMA in the whole run.
+ *
+ * The hot reset tests need the two devices in one dev_set, where
+ * VFIO_DEVICE_PCI_HOT_RESET resets both (in QEMU: functions 0 and 1 of one
+ * slot below a root port); elsewhere they are skipped.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +67,9 @@
 #define DRIVER_SIZE	SZ_2M
 /* Where the test tries to map a revoked dma-buf. */
 #define PROBE_IOVA	SZ_64M
+/* hot_reset_open: a slot of the BAR mapped by address, and the engine's BAR */
+#define VA_IOVA		(SZ_64M + SZ_16M)
+#define ENGINE_IOVA	(SZ_64M + SZ_32M)
 #define BAR_IOVA	SZ_128M
 
 /*
@@ -82,6 +91,8 @@ enum {
 	SLOT_DESCENDING,
 	SLOT_MANY_RANGES,
 	SLOT_MAP_VA,
+	SLOT_HOT_RESET,
+	SLOT_HOT_RESET_CLOSED,
 	NR_SLOTS,
 };
 
@@ -96,6 +107,8 @@ enum {
 #define BEFORE_OFF	0x0000
 #define BLOCKED_OFF	0x1000
 #define AFTER_OFF	0x2000
+/* hot_reset_open: the DMA through the mapping by address */
+#define VA_OFF		0x3000
 #define REVOKE_LEN	0x200
 
 #define MIN_BAR_SIZE	(2 * NR_SLOTS * SLOT_SIZE)
@@ -1017,6 +1030,12 @@ TEST_F(vfio_pci_p2p_dmabuf_test, map_va)
  * Close the devices and the IOMMU of the fixture and open them again
  * through a VFIO container of @mode, as QEMU's container backend does.
  */
+static bool one_group(void)
+{
+	return sysfs_iommu_group_get(exporter_bdf) ==
+	       sysfs_iommu_group_get(engine_bdf);
+}
+
 static void reopen_container(struct p2p *p2p, const char *mode)
 {
 	struct vfio_pci_driver *driver;
@@ -1043,6 +1062,9 @@ static void reopen_container(struct p2p *p2p, const char *mode)
  */
 TEST_F(vfio_pci_p2p_dmabuf_test, map_va_compat)
 {
+	/* libvfio opens a group per device: not two devices of one group. */
+	if (one_group())
+		SKIP(return, "both devices are in one IOMMU group\n");
 	reopen_container(&self->p2p, MODE_IOMMUFD_COMPAT_TYPE1V2);
 	map_va_flow(&self->p2p, 0xc0, "absent");
 }
@@ -1058,6 +1080,8 @@ TEST_F(vfio_pci_p2p_dmabuf_test, map_va_type1)
 {
 	struct p2p *p2p = &self->p2p;
 
+	if (one_group())
+		SKIP(return, "both devices are in one IOMMU group\n");
 	reopen_container(p2p, MODE_VFIO_TYPE1V2_IOMMU);
 	if (ioctl(p2p->iommu->container_fd, VFIO_CHECK_EXTENSION,
 		  VFIO_UPDATE_VADDR) != 1)
@@ -1093,6 +1117,222 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	printf("# p2p-timing unmap %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
 	fflush(stdout);
+}
+
+static sigjmp_buf sigbus_jmp;
+
+static void sigbus_handler(int sig)
+{
+	siglongjmp(sigbus_jmp, 1);
+}
+
+/* Reads a word at @addr; true if the read raised SIGBUS. */
+static bool read_sigbus(void *addr)
+{
+	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
+	bool faulted;
+
+	sigemptyset(&sa.sa_mask);
+	VFIO_ASSERT_EQ(sigaction(SIGBUS, &sa, &old), 0);
+	/* Set after sigsetjmp() returns, so that it survives siglongjmp(). */
+	if (sigsetjmp(sigbus_jmp, 1)) {
+		faulted = true;
+	} else {
+		(void)readl(addr);
+		faulted = false;
+	}
+	VFIO_ASSERT_EQ(sigaction(SIGBUS, &old, NULL), 0);
+	return faulted;
+}
+
+/*
+ * The number of devices that a hot reset through @device_fd resets, or
+ * -errno: ENODEV where there is no bus or slot reset (the root bus).
+ */
+static int hot_reset_devices(int device_fd)
+{
+	struct {
+		struct vfio_pci_hot_reset_info info;
+		struct vfio_pci_dependent_device devices[8];
+	} req = { .info.argsz = sizeof(req) };
+
+	if (ioctl(device_fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, &req))
+		return -errno;
+	return req.info.count;
+}
+
+/*
+ * VFIO_DEVICE_PCI_HOT_RESET through @device_fd, with @group_fd as the proof
+ * of ownership, or none (-1) for a device bound to iommufd: its iommufd
+ * context is the proof.
+ */
+static int hot_reset(int device_fd, int group_fd)
+{
+	struct {
+		struct vfio_pci_hot_reset reset;
+		__s32 group_fds[1];
+	} req = {
+		.reset.argsz = sizeof(req),
+		.reset.count = group_fd >= 0,
+		.group_fds = { group_fd },
+	};
+
+	return ioctl(device_fd, VFIO_DEVICE_PCI_HOT_RESET, &req) ? -errno : 0;
+}
+
+/*
+ * A hot reset through the engine resets the exporter's function too. It
+ * revokes the dma-bufs of both devices for the time of the reset, as
+ * VFIO_DEVICE_RESET does for one: afterwards a MAP_FILE of the exporter's
+ * dma-buf stays revoked until it is mapped again, while its BAR mmap, the
+ * IOMMU mapping of that mmap by address, and the engine's own dma-buf and
+ * BAR are usable again with nothing from user space.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, hot_reset_open)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_HOT_RESET);
+	const u8 seed = 0xa0;
+	struct vfio_region_info *info = &p2p->engine->bars[0].info;
+	struct vfio_region_dma_range r = { .offset = 0, .length = info->size };
+	struct dma_region va = {
+		.vaddr = bar_vaddr(p2p) + base,
+		.size = SLOT_SIZE,
+		.iova = VA_IOVA,
+	};
+	int engine_buf, n;
+
+	n = hot_reset_devices(p2p->engine->fd);
+	if (n < 2)
+		SKIP(return, "a hot reset does not reset both devices (%d)\n", n);
+
+	revoke_prepare(p2p, base, seed);
+	ASSERT_EQ(0, __iommu_map(p2p->iommu, &va));
+	engine_buf = dmabuf_get(p2p->engine->fd, 0, &r, 1);
+	ASSERT_LE(0, engine_buf);
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, engine_buf, 0, info->size,
+				      ENGINE_IOVA));
+
+	ASSERT_EQ(0, hot_reset(p2p->engine->fd, -1));
+
+	/* The engine works again: it programs DMA through its BAR mmap. */
+	revoke_blocked_dma(p2p, base, seed);
+	dma_to_bar(p2p, VA_IOVA + VA_OFF, base + VA_OFF, REVOKE_LEN, seed + 3,
+		   "present");
+	bar_check(p2p, base + VA_OFF, REVOKE_LEN, seed + 3,
+		  "DMA through the mapping by address");
+	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, engine_buf, 0, SZ_4K,
+				      PROBE_IOVA));
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(p2p->iommu, PROBE_IOVA, SZ_4K));
+	ASSERT_EQ(info->size, iommu_unmap_range(p2p->iommu, ENGINE_IOVA,
+						info->size));
+	ASSERT_EQ(0, close(engine_buf));
+	iommu_unmap(p2p->iommu, &va);
+
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * A hot reset while the exporter is closed leaves nothing revoked for its
+ * next user: opened again, its BAR mmap reads and writes, and a new
+ * dma-buf maps and takes DMA.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, hot_reset_closed)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_HOT_RESET_CLOSED);
+	const u8 seed = 0xb0;
+	int n;
+
+	n = hot_reset_devices(p2p->engine->fd);
+	if (n < 2)
+		SKIP(return, "a hot reset does not reset both devices (%d)\n", n);
+
+	vfio_pci_device_cleanup(p2p->exporter);
+	p2p->exporter = NULL;
+	ASSERT_EQ(0, hot_reset(p2p->engine->fd, -1));
+
+	open_exporter(_metadata, p2p);
+	ASSERT_FALSE(read_sigbus(bar_vaddr(p2p) + base))
+		TH_LOG("the BAR mmap of a device opened after a hot reset faults");
+	bar_fill(p2p, base + BEFORE_OFF, REVOKE_LEN, seed);
+	bar_check(p2p, base + BEFORE_OFF, REVOKE_LEN, seed, "CPU write");
+	map_bar(p2p);
+	p2p_write(p2p, base + AFTER_OFF, REVOKE_LEN, seed + 1);
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA, p2p->bar_size));
+}
+
+/*
+ * The same through the group interface: both devices in one group behind
+ * iommufd's VFIO container, the group fd as the proof of ownership. After
+ * the reset the exporter's BAR mmap, and a mmap of a new dma-buf of it,
+ * read what was written.
+ */
+TEST(hot_reset_closed_group)
+{
+	struct vfio_group_status status = { .argsz = sizeof(status) };
+	struct vfio_region_info info = { .argsz = sizeof(info) };
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int group, container, engine, exporter, buf, n;
+	const u8 seed = 0xc0;
+	char path[32];
+	u8 *bar, *map;
+	u8 word[4];
+	u32 val;
+
+	group = sysfs_iommu_group_get(engine_bdf);
+	if (group != sysfs_iommu_group_get(exporter_bdf))
+		SKIP(return, "the devices are in different IOMMU groups\n");
+	snprintf_assert(path, sizeof(path), "/dev/vfio/%d", group);
+	group = open(path, O_RDWR);
+	ASSERT_LE(0, group);
+	container = open("/dev/vfio/vfio", O_RDWR);
+	ASSERT_LE(0, container);
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_GET_STATUS, &status));
+	ASSERT_TRUE(status.flags & VFIO_GROUP_FLAGS_VIABLE);
+	ASSERT_EQ(0, ioctl(group, VFIO_GROUP_SET_CONTAINER, &container));
+	ASSERT_EQ(0, ioctl(container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU));
+	engine = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, engine_bdf);
+	ASSERT_LE(0, engine);
+	n = hot_reset_devices(engine);
+	if (n < 2)
+		SKIP(return, "a hot reset does not reset both devices (%d)\n", n);
+
+	ASSERT_EQ(0, hot_reset(engine, group));
+
+	exporter = ioctl(group, VFIO_GROUP_GET_DEVICE_FD, exporter_bdf);
+	ASSERT_LE(0, exporter);
+	/* ivshmem-plain's memory BAR */
+	info.index = VFIO_PCI_BAR2_REGION_INDEX;
+	ASSERT_EQ(0, ioctl(exporter, VFIO_DEVICE_GET_REGION_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_REGION_INFO_FLAG_MMAP);
+	bar = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED, exporter,
+		   info.offset);
+	ASSERT_NE(MAP_FAILED, bar);
+	ASSERT_FALSE(read_sigbus(bar))
+		TH_LOG("the BAR mmap of a device opened after a hot reset faults");
+	/* At offset 0: the BAR's first slot is no other test's. */
+	fill_pattern(word, 0, sizeof(word), seed);
+	memcpy(&val, word, sizeof(val));
+	writel(val, bar);
+	host_check("fill", 0, sizeof(word), seed);
+	ASSERT_EQ(val, readl(bar));
+
+	buf = dmabuf_get(exporter, info.index, &r, 1);
+	ASSERT_LE(0, buf);
+	map = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, buf, 0);
+	ASSERT_NE(MAP_FAILED, map);
+	ASSERT_FALSE(read_sigbus(map))
+		TH_LOG("a dma-buf made after a hot reset is revoked");
+	ASSERT_EQ(val, readl(map));
+
+	ASSERT_EQ(0, munmap(map, SZ_4K));
+	ASSERT_EQ(0, munmap(bar, SZ_4K));
+	ASSERT_EQ(0, close(buf));
+	ASSERT_EQ(0, close(exporter));
+	ASSERT_EQ(0, close(engine));
+	ASSERT_EQ(0, close(group));
+	ASSERT_EQ(0, close(container));
 }
 
 int main(int argc, char *argv[])
