@@ -2589,11 +2589,13 @@ static int vfio_pci_dev_set_hot_reset(struct vfio_device_set *dev_set,
 		}
 
 		/*
-		 * A device of the set that is not open has no dma-buf to
-		 * revoke (its close revoked and dropped them), and the undo
-		 * below lifts the revoke of open devices only: a revoke
-		 * recorded on a closed device would outlast the reset and
-		 * leave its next user's BAR mmaps and dma-bufs revoked.
+		 * Revoke the dma-bufs of the open devices only: a closed
+		 * device has none (its close revoked and dropped them), and
+		 * the undo below, which cannot read a closed device's decode
+		 * state (its virtual config space is gone), lifts the revoke
+		 * of open devices only. A revoke recorded on a closed device
+		 * would outlast the reset and leave its next user's BAR
+		 * mmaps and dma-bufs revoked.
 		 */
 		if (vdev->vdev.open_count)
 			vfio_pci_dma_buf_move(vdev, true);

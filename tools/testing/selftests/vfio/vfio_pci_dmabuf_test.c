@@ -821,6 +821,222 @@ TEST_F(vfio_pci_dmabuf_test, map_va_refused)
 	}
 }
 
+/*
+ * The offset of the first page of @len bytes at @addr, among the first,
+ * middle and last page of every 2 MiB of it (of all of it when shorter),
+ * whose read raises SIGBUS when @faults is false or does not when it is
+ * true; -1 when there is none. Those pages are where a huge mapping and
+ * the pages of a split one begin and end.
+ */
+static long first_page_not(u8 *addr, u64 len, bool faults)
+{
+	u64 block, off, pages[3];
+	int i;
+
+	for (block = 0; block < len; block += SZ_2M) {
+		u64 size = min_t(u64, SZ_2M, len - block);
+
+		pages[0] = block;
+		pages[1] = block + ALIGN_DOWN(size / 2, SZ_4K);
+		pages[2] = block + size - SZ_4K;
+		for (i = 0; i < 3; i++) {
+			off = pages[i];
+			if (read_sigbus(addr + off) != faults)
+				return off;
+		}
+	}
+	return -1;
+}
+
+/* A mapping of @len bytes of @fd at @offset, aligned to @align. */
+static void *mmap_aligned(int fd, u64 len, u64 offset, u64 align, int prot)
+{
+	void *va = mmap_reserve(len, align, 0);
+
+	return mmap(va, len, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+}
+
+/*
+ * A revoke zaps every page of a BAR's mmap and of a dma-buf's mmap, not
+ * only the pages that were touched: with memory decode off no page reads,
+ * with decode on every page reads again. Both mappings are aligned to 2
+ * MiB or more, so that the kernel can map them with huge pages, and the
+ * pages checked are faulted in before the revoke.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_revoke_every_page)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	u8 *buf;
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap_aligned(fd, self->bar_size, 0,
+			   max_t(u64, SZ_2M, self->bar_size), PROT_READ);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(-1, first_page_not(bar, self->bar_size, false));
+	ASSERT_EQ(-1, first_page_not(buf, self->bar_size, false));
+
+	set_memory_decode(self->device, false);
+	ASSERT_EQ(-1, first_page_not(bar, self->bar_size, true))
+		TH_LOG("a page of the BAR mmap reads with memory decode off");
+	ASSERT_EQ(-1, first_page_not(buf, self->bar_size, true))
+		TH_LOG("a page of the dma-buf mmap reads with memory decode off");
+
+	set_memory_decode(self->device, true);
+	ASSERT_EQ(-1, first_page_not(bar, self->bar_size, false));
+	ASSERT_EQ(-1, first_page_not(buf, self->bar_size, false));
+	ASSERT_EQ(0, munmap(buf, self->bar_size));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * Words written through the BAR's own mmap (libvfio's, a different VMA)
+ * at the BAR offsets @bar_off[], and read back through @map at @map_off[]:
+ * both mappings must show the same bytes. The BAR's words are put back,
+ * since the P2P test checks the whole BAR afterwards.
+ */
+static void __same_words(struct __test_metadata *_metadata, u8 *bar, u8 *map,
+			 const u64 *bar_off, const u64 *map_off, int n)
+{
+	u32 old[8];
+	int i;
+
+	ASSERT_GE(ARRAY_SIZE(old), n);
+	for (i = 0; i < n; i++) {
+		old[i] = readl(bar + bar_off[i]);
+		writel(0x5e000000 + i * 0x10101 + (bar_off[i] >> 12), bar + bar_off[i]);
+	}
+	for (i = 0; i < n; i++) {
+		u32 want = 0x5e000000 + i * 0x10101 + (bar_off[i] >> 12);
+		u32 got = readl(map + map_off[i]);
+
+		if (got != want)
+			TH_LOG("mapping offset 0x%llx: 0x%08x, not 0x%08x (BAR offset 0x%llx)",
+			       (unsigned long long)map_off[i], got, want,
+			       (unsigned long long)bar_off[i]);
+		EXPECT_EQ(want, got);
+	}
+	for (i = n - 1; i >= 0; i--)
+		writel(old[i], bar + bar_off[i]);
+}
+
+#define same_words(_bar, _map, _bar_off, _map_off, _n)			\
+	__same_words(_metadata, _bar, _map, _bar_off, _map_off, _n)
+
+/*
+ * A mmap of a dma-buf at an offset into it maps the pages from that
+ * offset on, and no mmap reaches past the dma-buf's end.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_offset)
+{
+	struct vfio_region_dma_range r = { .offset = 4 * SZ_4K, .length = 4 * SZ_4K };
+	static const u64 bar_off[] = { 6 * SZ_4K, 7 * SZ_4K + 4, 8 * SZ_4K - 4 };
+	static const u64 map_off[] = { 0, SZ_4K + 4, 2 * SZ_4K - 4 };
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	u8 *buf;
+	int fd;
+
+	if (self->bar_size < 8 * SZ_4K)
+		SKIP(return, "a BAR of 8 pages or more is needed\n");
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, 2 * SZ_4K, PROT_READ, MAP_SHARED, fd, 2 * SZ_4K);
+	ASSERT_NE(MAP_FAILED, buf);
+	same_words(bar, buf, bar_off, map_off, ARRAY_SIZE(bar_off));
+	ASSERT_EQ(0, munmap(buf, 2 * SZ_4K));
+
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, 2 * SZ_4K, PROT_READ, MAP_SHARED, fd,
+				   3 * SZ_4K));
+	ASSERT_EQ(EINVAL, errno);
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * A BAR mmap split in three VMAs (a page unmapped in the middle, the last
+ * page made read-only): each piece still maps its own BAR pages, and a
+ * revoke zaps every piece.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_bar_split)
+{
+	static const u64 bar_off[] = { 8 * SZ_4K, 10 * SZ_4K + 8, 11 * SZ_4K + 12 };
+	static const u64 map_off[] = { 0, 2 * SZ_4K + 8, 3 * SZ_4K + 12 };
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	u8 *va;
+
+	if (self->bar_size < 12 * SZ_4K)
+		SKIP(return, "a BAR of 12 pages or more is needed\n");
+	va = mmap(NULL, 4 * SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  self->device->fd,
+		  self->device->bars[self->bar].info.offset + 8 * SZ_4K);
+	ASSERT_NE(MAP_FAILED, va);
+	ASSERT_EQ(0, munmap(va + SZ_4K, SZ_4K));
+	ASSERT_EQ(0, mprotect(va + 3 * SZ_4K, SZ_4K, PROT_READ));
+	same_words(bar, va, bar_off, map_off, ARRAY_SIZE(bar_off));
+
+	set_memory_decode(self->device, false);
+	ASSERT_TRUE(read_sigbus(va));
+	ASSERT_TRUE(read_sigbus(va + 2 * SZ_4K));
+	ASSERT_TRUE(read_sigbus(va + 3 * SZ_4K));
+	set_memory_decode(self->device, true);
+	same_words(bar, va, bar_off, map_off, ARRAY_SIZE(bar_off));
+
+	ASSERT_EQ(0, munmap(va, SZ_4K));
+	ASSERT_EQ(0, munmap(va + 2 * SZ_4K, 2 * SZ_4K));
+}
+
+/*
+ * A dma-buf whose ranges are in another order than the BAR's, mmapped
+ * whole at a 2 MiB aligned address: with 2 MiB ranges each huge page of
+ * the mapping is one range; with 1 MiB ranges no mapping, huge or not,
+ * may run from one range into the next, which lies elsewhere in the BAR.
+ */
+TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_huge_ranges)
+{
+	struct vfio_region_dma_range r2[] = {
+		{ .offset = SZ_2M, .length = SZ_2M },
+		{ .offset = 0, .length = SZ_2M },
+	};
+	/*
+	 * The first and third ranges start 2 MiB aligned in the BAR: a huge
+	 * mapping of them would be aligned, and would run into the BAR's
+	 * next MiB instead of the dma-buf's next range.
+	 */
+	struct vfio_region_dma_range r1[] = {
+		{ .offset = 0, .length = SZ_1M },
+		{ .offset = 3 * SZ_1M, .length = SZ_1M },
+		{ .offset = 2 * SZ_1M, .length = SZ_1M },
+		{ .offset = SZ_1M, .length = SZ_1M },
+	};
+	static const u64 bar2_off[] = { SZ_2M, SZ_4M - 4, 0, SZ_2M - 4 };
+	static const u64 map2_off[] = { 0, SZ_2M - 4, SZ_2M, SZ_4M - 4 };
+	static const u64 bar1_off[] = { 0, 3 * SZ_1M, SZ_4M - 4, SZ_2M, SZ_1M + 4 };
+	static const u64 map1_off[] = { 0, SZ_1M, SZ_2M - 4, SZ_2M, 3 * SZ_1M + 4 };
+	u8 *bar = self->device->bars[self->bar].vaddr;
+	u8 *buf;
+	int fd;
+
+	if (self->bar_size < SZ_4M)
+		SKIP(return, "a BAR of 4 MiB or more is needed\n");
+
+	fd = dmabuf_get(self->device->fd, self->bar, r2, ARRAY_SIZE(r2));
+	ASSERT_LE(0, fd);
+	buf = mmap_aligned(fd, SZ_4M, 0, SZ_2M, PROT_READ);
+	ASSERT_NE(MAP_FAILED, buf);
+	same_words(bar, buf, bar2_off, map2_off, ARRAY_SIZE(bar2_off));
+	ASSERT_EQ(0, munmap(buf, SZ_4M));
+	ASSERT_EQ(0, close(fd));
+
+	fd = dmabuf_get(self->device->fd, self->bar, r1, ARRAY_SIZE(r1));
+	ASSERT_LE(0, fd);
+	buf = mmap_aligned(fd, SZ_4M, 0, SZ_2M, PROT_READ);
+	ASSERT_NE(MAP_FAILED, buf);
+	same_words(bar, buf, bar1_off, map1_off, ARRAY_SIZE(bar1_off));
+	ASSERT_EQ(0, munmap(buf, SZ_4M));
+	ASSERT_EQ(0, close(fd));
+}
+
 int main(int argc, char *argv[])
 {
 	device_bdf = vfio_selftests_get_bdf(&argc, argv);
