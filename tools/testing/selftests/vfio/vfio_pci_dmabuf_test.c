@@ -8,13 +8,13 @@
  * vfio-pci can mmap (QEMU's ivshmem-plain BAR 2 is one).
  */
 #include <fcntl.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -632,40 +632,6 @@ TEST_F(vfio_pci_dmabuf_test, close_device)
 	ASSERT_EQ(0, close(fd));
 }
 
-static sigjmp_buf sigbus_jmp;
-
-static void sigbus_handler(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Reads a word at @addr into @val; true if the read raised SIGBUS. */
-static bool read_word_sigbus(void *addr, u32 *val)
-{
-	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
-	bool faulted;
-
-	sigemptyset(&sa.sa_mask);
-	VFIO_ASSERT_EQ(sigaction(SIGBUS, &sa, &old), 0);
-	/* Set after sigsetjmp() returns, so that it survives siglongjmp(). */
-	if (sigsetjmp(sigbus_jmp, 1)) {
-		faulted = true;
-	} else {
-		*val = readl(addr);
-		faulted = false;
-	}
-	VFIO_ASSERT_EQ(sigaction(SIGBUS, &old, NULL), 0);
-	return faulted;
-}
-
-/* Reads a word at @addr; true if the read raised SIGBUS. */
-static bool read_sigbus(void *addr)
-{
-	u32 val;
-
-	return read_word_sigbus(addr, &val);
-}
-
 /*
  * A dma-buf of BAR pages can be mapped with mmap(): its pages are the BAR
  * pages of its ranges, in the order of the ranges.
@@ -1001,6 +967,31 @@ TEST_F(vfio_pci_dmabuf_test, mmap_bar_split)
 }
 
 /*
+ * Export the @nr ranges @r of BAR @bar, mmap the dma-buf whole at a 2 MiB
+ * aligned address and check the @n words of same_words() through it.
+ */
+static void mmap_dmabuf_whole(struct __test_metadata *_metadata,
+			      struct vfio_pci_device *device, u32 bar,
+			      const struct vfio_region_dma_range *r, u32 nr,
+			      const u64 *bar_off, const u64 *map_off, int n)
+{
+	u64 len = 0;
+	u8 *buf;
+	int fd;
+	u32 i;
+
+	for (i = 0; i < nr; i++)
+		len += r[i].length;
+	fd = dmabuf_get(device->fd, bar, r, nr);
+	ASSERT_LE(0, fd);
+	buf = mmap_aligned(fd, len, 0, SZ_2M, PROT_READ);
+	ASSERT_NE(MAP_FAILED, buf);
+	same_words(_metadata, device->bars[bar].vaddr, buf, bar_off, map_off, n);
+	ASSERT_EQ(0, munmap(buf, len));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
  * A dma-buf whose ranges are in another order than the BAR's, mmapped
  * whole at a 2 MiB aligned address: with 2 MiB ranges each huge page of
  * the mapping is one range; with 1 MiB ranges no mapping, huge or not,
@@ -1033,28 +1024,190 @@ TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_huge_ranges)
 		0, SZ_1M - 4, SZ_1M, SZ_2M - 4,
 		SZ_2M, 3 * SZ_1M - 4, 3 * SZ_1M, SZ_4M - 4,
 	};
-	u8 *bar = self->device->bars[self->bar].vaddr;
-	u8 *buf;
-	int fd;
 
 	if (self->bar_size < SZ_4M)
 		SKIP(return, "a BAR of 4 MiB or more is needed\n");
 
-	fd = dmabuf_get(self->device->fd, self->bar, r2, ARRAY_SIZE(r2));
-	ASSERT_LE(0, fd);
-	buf = mmap_aligned(fd, SZ_4M, 0, SZ_2M, PROT_READ);
-	ASSERT_NE(MAP_FAILED, buf);
-	same_words(_metadata, bar, buf, bar2_off, map2_off, ARRAY_SIZE(bar2_off));
-	ASSERT_EQ(0, munmap(buf, SZ_4M));
-	ASSERT_EQ(0, close(fd));
+	mmap_dmabuf_whole(_metadata, self->device, self->bar, r2, ARRAY_SIZE(r2),
+			  bar2_off, map2_off, ARRAY_SIZE(bar2_off));
+	mmap_dmabuf_whole(_metadata, self->device, self->bar, r1, ARRAY_SIZE(r1),
+			  bar1_off, map1_off, ARRAY_SIZE(bar1_off));
+}
 
-	fd = dmabuf_get(self->device->fd, self->bar, r1, ARRAY_SIZE(r1));
+/*
+ * Wait up to 5 s for the device to be runtime suspended, as sysfs reports
+ * it: after a low power entry vfio-pci drops its runtime PM reference, and
+ * the PM core suspends the device from a work item. False when it did not
+ * suspend in time, or when the kernel has no runtime PM (no CONFIG_PM: no
+ * power/runtime_status).
+ */
+static bool wait_runtime_suspended(const char *bdf)
+{
+	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
+	char path[128], status[32];
+	int i;
+
+	snprintf(path, sizeof(path),
+		 "/sys/bus/pci/devices/%s/power/runtime_status", bdf);
+	for (i = 0; i < 500; i++) {
+		FILE *f = fopen(path, "r");
+		bool suspended;
+
+		if (!f)
+			return false;
+		suspended = fgets(status, sizeof(status), f) &&
+			    !strcmp(status, "suspended\n");
+		fclose(f);
+		if (suspended)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+/*
+ * While the device is in low power: no read through the BAR's mmap or
+ * through @buf (a mmap of @fd), no IOMMU mapping of @fd or of the BAR by
+ * address, and with @export a new dma-buf is born revoked (the export is
+ * an ioctl on the device, which wakes up a device that can be woken).
+ */
+static void check_low_power_revoked(struct __test_metadata *_metadata,
+				    struct iommu *iommu,
+				    struct vfio_pci_device *device, u32 bar_idx,
+				    int fd, u8 *buf, bool export)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	u8 *bar = device->bars[bar_idx].vaddr;
+	struct dma_region region = {
+		.vaddr = bar,
+		.size = SZ_4K,
+		.iova = TEST_IOVA + SZ_1M,
+	};
+	int fd2;
+
+	ASSERT_TRUE(read_sigbus(bar)) TH_LOG("the BAR mmap reads in low power");
+	ASSERT_TRUE(read_sigbus(buf)) TH_LOG("the dma-buf mmap reads in low power");
+	ASSERT_EQ(-ENODEV, __iommu_map_file(iommu, fd, 0, SZ_4K,
+					    TEST_IOVA + SZ_2M));
+	ASSERT_EQ(-ENODEV, __iommu_map(iommu, &region));
+	if (!export)
+		return;
+
+	fd2 = dmabuf_get(device->fd, bar_idx, &r, 1);
+	ASSERT_LE(0, fd2);
+	ASSERT_EQ(-ENODEV, __iommu_map_file(iommu, fd2, 0, SZ_4K,
+					    TEST_IOVA + SZ_2M))
+		TH_LOG("a dma-buf exported in low power is not revoked");
+	ASSERT_EQ(0, close(fd2));
+}
+
+/*
+ * Once low power has ended, both mmaps read and @fd and the BAR map into
+ * the IOAS again. The MAP_FILE mapping made before low power, at
+ * TEST_IOVA, is unmapped.
+ */
+static void check_low_power_ended(struct __test_metadata *_metadata,
+				  struct iommu *iommu,
+				  struct vfio_pci_device *device, u32 bar_idx,
+				  int fd, u8 *buf)
+{
+	u8 *bar = device->bars[bar_idx].vaddr;
+	struct dma_region region = {
+		.vaddr = bar,
+		.size = SZ_4K,
+		.iova = TEST_IOVA + SZ_1M,
+	};
+
+	ASSERT_FALSE(read_sigbus(bar));
+	ASSERT_FALSE(read_sigbus(buf));
+	ASSERT_EQ(0, __iommu_map_file(iommu, fd, 0, SZ_4K, TEST_IOVA + SZ_2M));
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(iommu, TEST_IOVA + SZ_2M, SZ_4K));
+	ASSERT_EQ(0, __iommu_map(iommu, &region));
+	iommu_unmap(iommu, &region);
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(iommu, TEST_IOVA, SZ_4K));
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY revokes the device's dma-bufs and
+ * BAR mmaps until LOW_POWER_EXIT, also when a config write turns memory
+ * decode off and on again in between (the write resumes the device for
+ * the access, and must not end the revoke).
+ */
+TEST_F(vfio_pci_dmabuf_test, low_power)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	u8 *buf;
+	int fd;
+
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
 	ASSERT_LE(0, fd);
-	buf = mmap_aligned(fd, SZ_4M, 0, SZ_2M, PROT_READ);
+	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, buf);
-	same_words(_metadata, bar, buf, bar1_off, map1_off, ARRAY_SIZE(bar1_off));
-	ASSERT_EQ(0, munmap(buf, SZ_4M));
+	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+
+	ASSERT_EQ(0, __vfio_pci_low_power_entry(self->device, -1));
+	check_low_power_revoked(_metadata, self->iommu, self->device,
+				self->bar, fd, buf, true);
+	/* A second entry is refused; the device stays in low power. */
+	ASSERT_EQ(-EINVAL, __vfio_pci_low_power_entry(self->device, -1));
+
+	set_memory_decode(self->device, false);
+	set_memory_decode(self->device, true);
+	check_low_power_revoked(_metadata, self->iommu, self->device,
+				self->bar, fd, buf, true);
+
+	vfio_pci_low_power_exit(self->device);
+	check_low_power_ended(_metadata, self->iommu, self->device, self->bar,
+			      fd, buf);
+	ASSERT_EQ(0, munmap(buf, SZ_4K));
 	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * LOW_POWER_ENTRY_WITH_WAKEUP revokes the same way until the device is
+ * woken up: an access that resumes it (here a read of its config space)
+ * signals the eventfd and ends low power, and the dma-bufs and BAR mmaps
+ * are usable again without LOW_POWER_EXIT, which may still follow.
+ */
+TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	u64 count;
+	u8 *buf;
+	int fd, efd;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+
+	ASSERT_EQ(0, __vfio_pci_low_power_entry(self->device, efd));
+	if (!wait_runtime_suspended(device_bdf)) {
+		vfio_pci_low_power_exit(self->device);
+		SKIP(return, "%s does not runtime suspend (no CONFIG_PM?)\n",
+		     device_bdf);
+	}
+	/* Faults and IOMMU maps do not wake the device up. */
+	check_low_power_revoked(_metadata, self->iommu, self->device,
+				self->bar, fd, buf, false);
+	ASSERT_EQ(-1, read(efd, &count, sizeof(count)));
+	ASSERT_EQ(EAGAIN, errno);
+
+	(void)vfio_pci_config_readw(self->device, PCI_VENDOR_ID);
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)))
+		TH_LOG("the wake-up eventfd was not signalled");
+	ASSERT_EQ(1, count);
+	check_low_power_ended(_metadata, self->iommu, self->device, self->bar,
+			      fd, buf);
+
+	vfio_pci_low_power_exit(self->device);
+	ASSERT_FALSE(read_sigbus(buf));
+	ASSERT_EQ(0, munmap(buf, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(efd));
 }
 
 int main(int argc, char *argv[])

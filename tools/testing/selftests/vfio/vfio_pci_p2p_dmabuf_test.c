@@ -35,8 +35,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <setjmp.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,6 +91,7 @@ enum {
 	SLOT_MAP_VA,
 	SLOT_HOT_RESET,
 	SLOT_HOT_RESET_CLOSED,
+	SLOT_LOW_POWER,
 	NR_SLOTS,
 };
 
@@ -659,6 +658,28 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_memory_decode)
 }
 
 /*
+ * Low power (VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY) revokes the dma-buf as
+ * decode off does, a config write that turns decode off and on while in
+ * low power leaves it revoked, and LOW_POWER_EXIT lets it be mapped again.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_LOW_POWER);
+	const u8 seed = 0xd0;
+
+	revoke_prepare(p2p, base, seed);
+	ASSERT_EQ(0, __vfio_pci_low_power_entry(p2p->exporter, -1));
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_blocked_dma(p2p, base, seed);
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+
+	vfio_pci_low_power_exit(p2p->exporter);
+	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
  * revoke_in_flight: edu completes each transfer on a QEMU timer, about
  * 100 ms after it was started, and memcpy_start() does a read of the
  * source and then starts the write: the write cannot land before 200 ms
@@ -1117,32 +1138,6 @@ TEST_F(vfio_pci_p2p_dmabuf_test, whole_bar)
 	printf("# p2p-timing unmap %llu %llu\n",
 	       (unsigned long long)p2p->bar_size, (unsigned long long)(t1 - t0));
 	fflush(stdout);
-}
-
-static sigjmp_buf sigbus_jmp;
-
-static void sigbus_handler(int sig)
-{
-	siglongjmp(sigbus_jmp, 1);
-}
-
-/* Reads a word at @addr; true if the read raised SIGBUS. */
-static bool read_sigbus(void *addr)
-{
-	struct sigaction sa = { .sa_handler = sigbus_handler }, old;
-	bool faulted;
-
-	sigemptyset(&sa.sa_mask);
-	VFIO_ASSERT_EQ(sigaction(SIGBUS, &sa, &old), 0);
-	/* Set after sigsetjmp() returns, so that it survives siglongjmp(). */
-	if (sigsetjmp(sigbus_jmp, 1)) {
-		faulted = true;
-	} else {
-		(void)readl(addr);
-		faulted = false;
-	}
-	VFIO_ASSERT_EQ(sigaction(SIGBUS, &old, NULL), 0);
-	return faulted;
 }
 
 /*

@@ -176,6 +176,30 @@ void vfio_device_set_vf_token(int fd, const char *vf_token)
 				token_uuid, sizeof(uuid_t));
 }
 
+int __vfio_pci_low_power_entry(struct vfio_pci_device *device, int wakeup_fd)
+{
+	struct vfio_device_low_power_entry_with_wakeup entry = {
+		.wakeup_eventfd = wakeup_fd,
+	};
+	u32 flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY;
+	size_t size = 0;
+
+	if (wakeup_fd >= 0) {
+		flags = VFIO_DEVICE_FEATURE_SET |
+			VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP;
+		size = sizeof(entry);
+	}
+	if (vfio_device_feature_ioctl(device->fd, flags, &entry, size))
+		return -errno;
+	return 0;
+}
+
+void vfio_pci_low_power_exit(struct vfio_pci_device *device)
+{
+	vfio_device_feature_set(device->fd, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
+				NULL, 0);
+}
+
 static void vfio_pci_region_get(struct vfio_pci_device *device, int index,
 				struct vfio_region_info *info)
 {
