@@ -19,6 +19,7 @@
 #include <linux/percpu-refcount.h>
 #include <linux/random.h>
 #include <linux/seq_buf.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 struct pci_p2pdma {
@@ -26,7 +27,7 @@ struct pci_p2pdma {
 	bool p2pmem_published;
 	struct xarray map_types;
 	struct p2pdma_provider mem[PCI_STD_NUM_BARS];
-	struct rcu_head rcu;
+	struct rcu_work free_work;
 };
 
 struct pci_p2pdma_pagemap {
@@ -230,11 +231,14 @@ static const struct dev_pagemap_ops p2pdma_pgmap_ops = {
 /*
  * Readers find the structure under RCU without the device's driver binding
  * (pci_has_p2pmem(), calc_map_type_and_dist()), pool or not: the structure
- * and its map type cache go after a grace period.
+ * and its map type cache go after a grace period. From a work item, not an
+ * RCU callback: xa_destroy() takes the cache's lock, which
+ * calc_map_type_and_dist() takes with softirqs enabled.
  */
-static void pci_p2pdma_free_rcu(struct rcu_head *rcu)
+static void pci_p2pdma_free_work(struct work_struct *work)
 {
-	struct pci_p2pdma *p2pdma = container_of(rcu, struct pci_p2pdma, rcu);
+	struct pci_p2pdma *p2pdma = container_of(to_rcu_work(work),
+						 struct pci_p2pdma, free_work);
 
 	xa_destroy(&p2pdma->map_types);
 	kfree(p2pdma);
@@ -256,7 +260,8 @@ static void pci_p2pdma_release(void *data)
 		gen_pool_destroy(p2pdma->pool);
 		sysfs_remove_group(&pdev->dev.kobj, &p2pmem_group);
 	}
-	call_rcu(&p2pdma->rcu, pci_p2pdma_free_rcu);
+	INIT_RCU_WORK(&p2pdma->free_work, pci_p2pdma_free_work);
+	queue_rcu_work(system_dfl_wq, &p2pdma->free_work);
 }
 
 /**

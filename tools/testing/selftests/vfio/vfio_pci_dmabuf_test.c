@@ -831,10 +831,13 @@ static long first_unexpected_page(u8 *addr, u64 len, bool faults)
  */
 static void *mmap_aligned(int fd, u64 len, u64 offset, u64 align, int prot)
 {
-	void *va = mmap_reserve(len, min_t(u64, align, SZ_1G), 0);
+	void *area = mmap_reserve(len, min_t(u64, align, SZ_1G), 0);
+	void *va;
 
-	va = mmap(va, len, prot, MAP_SHARED | MAP_FIXED, fd, offset);
-	if (va != MAP_FAILED)
+	va = mmap(area, len, prot, MAP_SHARED | MAP_FIXED, fd, offset);
+	if (va == MAP_FAILED)
+		munmap(area, len);
+	else
 		madvise(va, len, MADV_HUGEPAGE);
 	return va;
 }
@@ -852,6 +855,9 @@ TEST_F(vfio_pci_dmabuf_test, mmap_revoke_every_page)
 	u8 *bar = self->device->bars[self->bar].vaddr;
 	u8 *buf;
 	int fd;
+
+	if (getpagesize() != SZ_4K)
+		SKIP(return, "the page size is %d, not 4 KiB\n", getpagesize());
 
 	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
 	ASSERT_LE(0, fd);
@@ -918,6 +924,8 @@ TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_offset)
 	u8 *buf;
 	int fd;
 
+	if (getpagesize() != SZ_4K)
+		SKIP(return, "the page size is %d, not 4 KiB\n", getpagesize());
 	if (self->bar_size < 8 * SZ_4K)
 		SKIP(return, "a BAR of 8 pages or more is needed\n");
 	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
@@ -945,6 +953,8 @@ TEST_F(vfio_pci_dmabuf_test, mmap_bar_split)
 	u8 *bar = self->device->bars[self->bar].vaddr;
 	u8 *va;
 
+	if (getpagesize() != SZ_4K)
+		SKIP(return, "the page size is %d, not 4 KiB\n", getpagesize());
 	if (self->bar_size < 12 * SZ_4K)
 		SKIP(return, "a BAR of 12 pages or more is needed\n");
 	va = mmap(NULL, 4 * SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -1025,6 +1035,8 @@ TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_huge_ranges)
 		SZ_2M, 3 * SZ_1M - 4, 3 * SZ_1M, SZ_4M - 4,
 	};
 
+	if (getpagesize() != SZ_4K)
+		SKIP(return, "the page size is %d, not 4 KiB\n", getpagesize());
 	if (self->bar_size < SZ_4M)
 		SKIP(return, "a BAR of 4 MiB or more is needed\n");
 
@@ -1032,37 +1044,6 @@ TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_huge_ranges)
 			  bar2_off, map2_off, ARRAY_SIZE(bar2_off));
 	mmap_dmabuf_whole(_metadata, self->device, self->bar, r1, ARRAY_SIZE(r1),
 			  bar1_off, map1_off, ARRAY_SIZE(bar1_off));
-}
-
-/*
- * Wait up to 5 s for the device to be runtime suspended, as sysfs reports
- * it: after a low power entry vfio-pci drops its runtime PM reference, and
- * the PM core suspends the device from a work item. False when it did not
- * suspend in time, or when the kernel has no runtime PM (no CONFIG_PM: no
- * power/runtime_status).
- */
-static bool wait_runtime_suspended(const char *bdf)
-{
-	struct timespec pause = { .tv_nsec = 10 * 1000 * 1000 };
-	char path[128], status[32];
-	int i;
-
-	snprintf(path, sizeof(path),
-		 "/sys/bus/pci/devices/%s/power/runtime_status", bdf);
-	for (i = 0; i < 500; i++) {
-		FILE *f = fopen(path, "r");
-		bool suspended;
-
-		if (!f)
-			return false;
-		suspended = fgets(status, sizeof(status), f) &&
-			    !strcmp(status, "suspended\n");
-		fclose(f);
-		if (suspended)
-			return true;
-		nanosleep(&pause, NULL);
-	}
-	return false;
 }
 
 /*
@@ -1130,8 +1111,9 @@ static void check_low_power_ended(struct __test_metadata *_metadata,
 /*
  * VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY revokes the device's dma-bufs and
  * BAR mmaps until LOW_POWER_EXIT, also when a config write turns memory
- * decode off and on again in between (the write resumes the device for
- * the access, and must not end the revoke).
+ * decode off and on again in between: the device is runtime suspended by
+ * then (where the kernel has runtime PM), each write resumes it for the
+ * access, and the write that turns decode on must not end the revoke.
  */
 TEST_F(vfio_pci_dmabuf_test, low_power)
 {
@@ -1145,12 +1127,15 @@ TEST_F(vfio_pci_dmabuf_test, low_power)
 	ASSERT_NE(MAP_FAILED, buf);
 	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
 
-	ASSERT_EQ(0, __vfio_pci_low_power_entry(self->device, -1));
+	vfio_pci_low_power_entry(self->device, -1);
 	check_low_power_revoked(_metadata, self->iommu, self->device,
 				self->bar, fd, buf, true);
 	/* A second entry is refused; the device stays in low power. */
 	ASSERT_EQ(-EINVAL, __vfio_pci_low_power_entry(self->device, -1));
 
+	if (!sysfs_runtime_suspended_wait(device_bdf))
+		TH_LOG("%s did not runtime suspend: the config writes find it active",
+		       device_bdf);
 	set_memory_decode(self->device, false);
 	set_memory_decode(self->device, true);
 	check_low_power_revoked(_metadata, self->iommu, self->device,
@@ -1167,7 +1152,9 @@ TEST_F(vfio_pci_dmabuf_test, low_power)
  * LOW_POWER_ENTRY_WITH_WAKEUP revokes the same way until the device is
  * woken up: an access that resumes it (here a read of its config space)
  * signals the eventfd and ends low power, and the dma-bufs and BAR mmaps
- * are usable again without LOW_POWER_EXIT, which may still follow.
+ * are usable again without LOW_POWER_EXIT, which may still follow. Before
+ * the wake-up the test makes no ioctl on the device (an export, a decode
+ * toggle): each would wake it.
  */
 TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
 {
@@ -1184,8 +1171,8 @@ TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
 	ASSERT_NE(MAP_FAILED, buf);
 	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
 
-	ASSERT_EQ(0, __vfio_pci_low_power_entry(self->device, efd));
-	if (!wait_runtime_suspended(device_bdf)) {
+	vfio_pci_low_power_entry(self->device, efd);
+	if (!sysfs_runtime_suspended_wait(device_bdf)) {
 		vfio_pci_low_power_exit(self->device);
 		SKIP(return, "%s does not runtime suspend (no CONFIG_PM?)\n",
 		     device_bdf);
@@ -1205,6 +1192,48 @@ TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
 
 	vfio_pci_low_power_exit(self->device);
 	ASSERT_FALSE(read_sigbus(buf));
+	ASSERT_EQ(0, munmap(buf, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(efd));
+}
+
+/*
+ * A wake-up ends low power but not a revoke for memory decode: with decode
+ * off before the entry, the dma-bufs and BAR mmaps stay revoked after the
+ * wake-up, until decode is turned on.
+ */
+TEST_F(vfio_pci_dmabuf_test, low_power_wakeup_decode_off)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	u64 count;
+	u8 *buf;
+	int fd, efd;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, buf);
+	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+
+	set_memory_decode(self->device, false);
+	vfio_pci_low_power_entry(self->device, efd);
+	if (!sysfs_runtime_suspended_wait(device_bdf)) {
+		vfio_pci_low_power_exit(self->device);
+		set_memory_decode(self->device, true);
+		SKIP(return, "%s does not runtime suspend (no CONFIG_PM?)\n",
+		     device_bdf);
+	}
+	(void)vfio_pci_config_readw(self->device, PCI_VENDOR_ID);
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)))
+		TH_LOG("the wake-up eventfd was not signalled");
+	check_low_power_revoked(_metadata, self->iommu, self->device,
+				self->bar, fd, buf, true);
+
+	set_memory_decode(self->device, true);
+	check_low_power_ended(_metadata, self->iommu, self->device, self->bar,
+			      fd, buf);
 	ASSERT_EQ(0, munmap(buf, SZ_4K));
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, close(efd));

@@ -30,11 +30,17 @@
  * The hot reset tests need the two devices in one dev_set, where
  * VFIO_DEVICE_PCI_HOT_RESET resets both (in QEMU: functions 0 and 1 of one
  * slot below a root port); elsewhere they are skipped.
+ *
+ * A second fixture, vfio_pci_sgt_dmabuf_test, gives the engine to a kernel
+ * importer that uses the dma-buf's scatterlist, as the driver of a DMA
+ * engine does (CONFIG_DMABUF_SGT_TEST, for edu), and needs
+ * DMABUF_SGT_REACH in the environment (see there).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +98,9 @@ enum {
 	SLOT_HOT_RESET,
 	SLOT_HOT_RESET_CLOSED,
 	SLOT_LOW_POWER,
+	SLOT_LOW_POWER_WAKEUP,
+	SLOT_SGT,
+	SLOT_SGT_REVOKE,
 	NR_SLOTS,
 };
 
@@ -660,7 +669,11 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_memory_decode)
 /*
  * Low power (VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY) revokes the dma-buf as
  * decode off does, a config write that turns decode off and on while in
- * low power leaves it revoked, and LOW_POWER_EXIT lets it be mapped again.
+ * low power (and runtime suspended, where the kernel has runtime PM)
+ * leaves it revoked, and LOW_POWER_EXIT lets it be mapped again. The
+ * blocked DMA shows the IOMMU revoke because the exporter keeps decoding
+ * (ivshmem has no PM capability, so it stays in D0): on a device in D3hot
+ * the write would be dropped either way.
  */
 TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power)
 {
@@ -669,7 +682,10 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power)
 	const u8 seed = 0xd0;
 
 	revoke_prepare(p2p, base, seed);
-	ASSERT_EQ(0, __vfio_pci_low_power_entry(p2p->exporter, -1));
+	vfio_pci_low_power_entry(p2p->exporter, -1);
+	if (!sysfs_runtime_suspended_wait(exporter_bdf))
+		TH_LOG("%s did not runtime suspend: the config writes find it active",
+		       exporter_bdf);
 	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
 	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
 	revoke_blocked_dma(p2p, base, seed);
@@ -677,6 +693,52 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power)
 
 	vfio_pci_low_power_exit(p2p->exporter);
 	revoke_restore(p2p, base, seed, p2p->dmabuf);
+}
+
+/*
+ * A wake-up from LOW_POWER_ENTRY_WITH_WAKEUP ends low power from the
+ * exporter's runtime resume, and a BAR mapped by address comes back at
+ * its IOVA there, with nothing from user space: a DMA in low power does
+ * not land, one after the wake-up does.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power_wakeup)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_LOW_POWER_WAKEUP);
+	struct dma_region region = {
+		.vaddr = bar_vaddr(p2p) + base,
+		.size = SLOT_SIZE,
+		.iova = BAR_IOVA + base,
+	};
+	const u8 seed = 0xd8;
+	u64 count;
+	int efd;
+
+	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	ASSERT_LE(0, efd);
+	/* IOVA BAR_IOVA + x is BAR offset x, as the helpers expect. */
+	ASSERT_EQ(0, __iommu_map(p2p->iommu, &region));
+	p2p_write(p2p, base + BEFORE_OFF, REVOKE_LEN, seed);
+	bar_fill(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed);
+
+	/* No ioctl on the exporter from here to the wake-up: it would wake it. */
+	vfio_pci_low_power_entry(p2p->exporter, efd);
+	if (!sysfs_runtime_suspended_wait(exporter_bdf)) {
+		vfio_pci_low_power_exit(p2p->exporter);
+		iommu_unmap(p2p->iommu, &region);
+		SKIP(return, "%s does not runtime suspend (no CONFIG_PM?)\n",
+		     exporter_bdf);
+	}
+	dma_to_bar(p2p, BAR_IOVA + base + BLOCKED_OFF, base + BLOCKED_OFF,
+		   REVOKE_LEN, seed + 1, "absent");
+
+	(void)vfio_pci_config_readw(p2p->exporter, PCI_VENDOR_ID);
+	ASSERT_EQ(sizeof(count), read(efd, &count, sizeof(count)))
+		TH_LOG("the wake-up eventfd was not signalled");
+	bar_check(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed, "DMA in low power");
+	p2p_write(p2p, base + AFTER_OFF, REVOKE_LEN, seed + 2);
+	iommu_unmap(p2p->iommu, &region);
+	ASSERT_EQ(0, close(efd));
 }
 
 /*
@@ -1207,10 +1269,11 @@ static int hot_reset(int device_fd, int group_fd)
  * VFIO_DEVICE_RESET does for one: afterwards a MAP_FILE of the exporter's
  * dma-buf stays revoked until it is mapped again, while its BAR mmap and
  * the IOMMU mapping of that mmap by address work again with nothing from
- * user space. The engine's BAR mmap works again too (the engine is
+ * user space. Of the revokes, only the one of the exporter's MAP_FILE
+ * mapping shows (its DMA does not land); the rest shows that both devices
+ * are usable after the reset: the engine's BAR mmap (the engine is
  * programmed through it), and a dma-buf of its BAR, mapped with MAP_FILE
- * before the reset, maps again after it (no DMA can show the revoke of
- * that one: the engine's BAR is its own registers).
+ * before the reset, maps again after it.
  */
 TEST_F(vfio_pci_p2p_dmabuf_test, hot_reset_open)
 {
@@ -1380,6 +1443,370 @@ TEST(hot_reset_closed_group)
 	ASSERT_EQ(0, close(engine));
 	ASSERT_EQ(0, close(group));
 	ASSERT_EQ(0, close(container));
+}
+
+/*
+ * The scatterlist importer: the engine, an edu, bound to the kernel's test
+ * importer (CONFIG_DMABUF_SGT_TEST) instead of vfio-pci, imports the
+ * exporter's dma-buf with dma_buf_dynamic_attach() and
+ * dma_buf_map_attachment(), as the driver of a DMA engine does, and DMAs
+ * through the addresses it got. Whether the engine can reach the BAR is
+ * for pci_p2pdma_map_type() to say, from the topology and the machine:
+ * DMABUF_SGT_REACH=yes or no in the environment says which the test
+ * machine must give, and the cases of the other answer are skipped (all
+ * of them without the variable).
+ */
+#define SGT_DEBUGFS	"/sys/kernel/debug/dma_buf_sgt_test"
+#define SGT_LEN		0x200
+
+FIXTURE(vfio_pci_sgt_dmabuf_test) {
+	struct p2p p2p;
+	bool reach;
+	/* The engine was taken from vfio-pci. */
+	bool moved;
+	int ctl;
+	int buf;
+};
+
+/* Unbind @bdf from its driver, if it has one. */
+static void unbind_driver(const char *bdf)
+{
+	char path[128];
+
+	snprintf_assert(path, sizeof(path), "/sys/bus/pci/devices/%s/driver/unbind", bdf);
+	if (!access(path, W_OK))
+		write_sysfs(path, bdf);
+}
+
+/* Give the engine back to vfio-pci. */
+static void sgt_restore_engine(void)
+{
+	unbind_driver(engine_bdf);
+	bind_vfio_pci(engine_bdf);
+}
+
+FIXTURE_SETUP(vfio_pci_sgt_dmabuf_test)
+{
+	const char *reach = getenv("DMABUF_SGT_REACH");
+	struct p2p *p2p = &self->p2p;
+	struct vfio_region_info info;
+	char path[128];
+	int bar, fd;
+
+	self->ctl = -1;
+	self->buf = -1;
+	p2p->dmabuf = -1;
+	if (!reach)
+		SKIP(return, "DMABUF_SGT_REACH (yes or no) is not set\n");
+	self->reach = !strcmp(reach, "yes");
+	/* The engine cannot have a kernel driver while VFIO has its group. */
+	if (one_group())
+		SKIP(return, "%s and %s are in one IOMMU group\n", exporter_bdf,
+		     engine_bdf);
+
+	p2p->iommu = iommu_init(MODE_IOMMUFD);
+	p2p->exporter = vfio_pci_device_init(exporter_bdf, p2p->iommu);
+	bar = largest_mmap_bar(p2p->exporter->fd, &info);
+	if (bar < 0 || info.size < MIN_BAR_SIZE)
+		SKIP(return, "%s has no mmap-able BAR of %d bytes or more\n",
+		     exporter_bdf, MIN_BAR_SIZE);
+	p2p->bar = bar;
+	p2p->bar_size = info.size;
+
+	/*
+	 * The engine moves from vfio-pci to the test importer, last: the
+	 * harness runs no teardown after a setup that skips or fails.
+	 */
+	self->moved = true;
+	unbind_driver(engine_bdf);
+	snprintf_assert(path, sizeof(path),
+			"/sys/bus/pci/devices/%s/driver_override", engine_bdf);
+	write_sysfs(path, "dmabuf_sgt_test");
+	fd = open("/sys/bus/pci/drivers_probe", O_WRONLY | O_CLOEXEC);
+	VFIO_ASSERT_GE(fd, 0);
+	/* It fails where no driver takes the device: see below. */
+	(void)!write(fd, engine_bdf, strlen(engine_bdf));
+	VFIO_ASSERT_EQ(close(fd), 0);
+	snprintf_assert(path, sizeof(path), "%s/%s/ctl", SGT_DEBUGFS, engine_bdf);
+	self->ctl = open(path, O_RDWR | O_CLOEXEC);
+	snprintf_assert(path, sizeof(path), "%s/%s/buf", SGT_DEBUGFS, engine_bdf);
+	self->buf = open(path, O_RDWR | O_CLOEXEC);
+	if (self->ctl < 0 || self->buf < 0) {
+		sgt_restore_engine();
+		SKIP(return, "%s: no dma_buf_sgt_test (CONFIG_DMABUF_SGT_TEST, an edu)\n",
+		     engine_bdf);
+	}
+}
+
+/*
+ * In the parent, also after the test died on an assertion (VFIO_ASSERT
+ * exits): the test's process is gone, and with it its file descriptors,
+ * so only the engine's driver is left to put back. Unbinding the
+ * importer detaches it from the dma-buf.
+ */
+FIXTURE_TEARDOWN_PARENT(vfio_pci_sgt_dmabuf_test)
+{
+	if (self->moved)
+		sgt_restore_engine();
+}
+
+/*
+ * Give the importer a command and return what it answers: "ok",
+ * "mapped N" and the segments, or "error E", after "invalidated N" when
+ * the exporter invalidated the mapping since the last command.
+ */
+static const char *sgt_cmd(int ctl, const char *fmt, ...)
+{
+	static char answer[4096];
+	char cmd[64];
+	va_list args;
+	ssize_t n;
+
+	va_start(args, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, args);
+	va_end(args);
+	VFIO_ASSERT_EQ(pwrite(ctl, cmd, strlen(cmd), 0), (ssize_t)strlen(cmd));
+	n = pread(ctl, answer, sizeof(answer) - 1, 0);
+	VFIO_ASSERT_GE(n, 0);
+	answer[n] = 0;
+	return answer;
+}
+
+/* What the importer answers now, without a command. */
+static const char *sgt_answer(int ctl)
+{
+	static char answer[4096];
+	ssize_t n;
+
+	n = pread(ctl, answer, sizeof(answer) - 1, 0);
+	VFIO_ASSERT_GE(n, 0);
+	answer[n] = 0;
+	return answer;
+}
+
+#define ASSERT_ANSWER(_prefix, _answer) do {				\
+	const char *__a = (_answer), *__p = (_prefix);			\
+	ASSERT_EQ(0, strncmp(__a, __p, strlen(__p)))			\
+		TH_LOG("the importer answered \"%s\", not \"%s...\"",	\
+		       __a, __p);						\
+} while (0)
+
+/*
+ * Have the importer DMA @len bytes of the pattern of @seed (for BAR offset
+ * @bar_off) from its RAM into dma-buf offset @off: "to", or "stale" (the
+ * address of the last mapping, mapped or not). Reported to the host as
+ * @expect.
+ */
+static void __sgt_dma_to(struct __test_metadata *_metadata, int ctl, int buf,
+			 const char *cmd, u64 off, u64 bar_off, u8 seed,
+			 const char *expect)
+{
+	u8 data[SGT_LEN];
+
+	fill_pattern(data, bar_off, sizeof(data), seed);
+	ASSERT_EQ(sizeof(data), pwrite(buf, data, sizeof(data), 0));
+	ASSERT_ANSWER("ok", sgt_cmd(ctl, "%s %llx %x", cmd,
+				    (unsigned long long)off, SGT_LEN));
+	host_check(expect, bar_off, sizeof(data), seed);
+}
+
+#define sgt_dma_to(_cmd, _off, _bar_off, _seed, _expect) \
+	__sgt_dma_to(_metadata, self->ctl, self->buf, _cmd, _off, _bar_off, \
+		     _seed, _expect)
+
+/*
+ * "map": the answer must list at least one DMA segment, and the segments
+ * must add up to the dma-buf's @size.
+ */
+static void __sgt_map(struct __test_metadata *_metadata, int ctl, u64 size)
+{
+	const char *a = sgt_cmd(ctl, "map");
+	unsigned long long addr, len, sum = 0;
+	unsigned int n, i;
+	int used, ret;
+
+	ret = sscanf(a, "mapped %u\n%n", &n, &used);
+	ASSERT_EQ(1, ret) TH_LOG("the importer answered \"%s\" to map", a);
+	ASSERT_LE(1, n);
+	for (i = 0; i < n; i++) {
+		a += used;
+		ret = sscanf(a, "%llx %llx\n%n", &addr, &len, &used);
+		ASSERT_EQ(2, ret);
+		sum += len;
+	}
+	ASSERT_EQ(size, sum);
+}
+
+#define sgt_map(_size) __sgt_map(_metadata, self->ctl, _size)
+
+/*
+ * Whether the engine's DMA goes through IOMMU translation (a DMA API
+ * domain): only then does a stale address fault once it is unmapped.
+ */
+static bool engine_translated(void)
+{
+	char path[128], type[16] = "";
+	FILE *f;
+
+	snprintf_assert(path, sizeof(path),
+			"/sys/bus/pci/devices/%s/iommu_group/type", engine_bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(type, sizeof(type), f))
+		type[0] = 0;
+	fclose(f);
+	return !strcmp(type, "DMA\n") || !strcmp(type, "DMA-FQ\n");
+}
+
+/* A two-range dma-buf of slot @n: its second half first. */
+static int sgt_dmabuf(struct p2p *p2p, unsigned int n)
+{
+	struct vfio_region_dma_range r[] = {
+		{ .offset = slot(n) + SLOT_SIZE / 2, .length = SLOT_SIZE / 2 },
+		{ .offset = slot(n), .length = SLOT_SIZE / 2 },
+	};
+
+	return dmabuf_get(p2p->exporter->fd, p2p->bar, r, ARRAY_SIZE(r));
+}
+
+/*
+ * An importer that allows P2P and can reach the BAR maps the dma-buf and
+ * DMAs to and from the BAR through the scatterlist's addresses: in each
+ * of the dma-buf's two ranges, which lie in the other order in the BAR.
+ */
+TEST_F(vfio_pci_sgt_dmabuf_test, sgt_p2p)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_SGT);
+	const u8 seed = 0xe0;
+	u8 data[SGT_LEN];
+	long i;
+	int fd;
+
+	if (!self->reach)
+		SKIP(return, "the importer cannot reach the BAR here\n");
+	fd = sgt_dmabuf(p2p, SLOT_SGT);
+	ASSERT_LE(0, fd);
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "attach %d", fd));
+	ASSERT_EQ(0, close(fd));
+	sgt_map(SLOT_SIZE);
+
+	/* dma-buf offset 0 is the slot's second half, and the other way. */
+	bar_fill(p2p, base + SLOT_SIZE / 2, SGT_LEN, ~seed);
+	sgt_dma_to("to", 0, base + SLOT_SIZE / 2, seed, "present");
+	bar_check(p2p, base + SLOT_SIZE / 2, SGT_LEN, seed, "DMA to dma-buf offset 0");
+	bar_fill(p2p, base + 0x1000, SGT_LEN, ~seed);
+	sgt_dma_to("to", SLOT_SIZE / 2 + 0x1000, base + 0x1000, seed + 1, "present");
+	bar_check(p2p, base + 0x1000, SGT_LEN, seed + 1, "DMA into the second range");
+
+	bar_fill(p2p, base + 0x2000, SGT_LEN, seed + 2);
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "from %x %x",
+				    SLOT_SIZE / 2 + 0x2000, SGT_LEN));
+	ASSERT_EQ(sizeof(data), pread(self->buf, data, sizeof(data), 0));
+	i = pattern_mismatch(data, base + 0x2000, sizeof(data), seed + 2);
+	if (i >= 0)
+		TH_LOG("DMA from the BAR: byte %ld is 0x%02x", i, data[i]);
+	ASSERT_EQ(-1, i);
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "detach"));
+}
+
+/*
+ * A revoke while the importer has the dma-buf mapped: its
+ * invalidate_mappings runs (and unmaps), a map fails with ENODEV (from
+ * vfio-pci) while the revoke lasts, and a DMA to the address the mapping
+ * had does not land, even once the BAR is back: the importer's unmap took
+ * the address out of the IOMMU. Mapped again, DMA lands.
+ *
+ * With a lazily flushed IOMMU domain (DMA-FQ, x86's default) the unmap
+ * only queues the IOTLB flush, for up to 10 ms; the stale DMA comes after
+ * a config write and edu's first copy (100 ms), so it sees the unmap, not
+ * that window, which belongs to the importer (it must stop its device
+ * before it unmaps).
+ */
+TEST_F(vfio_pci_sgt_dmabuf_test, sgt_revoke)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_SGT_REVOKE);
+	const u8 seed = 0xf0;
+	int fd;
+
+	if (!self->reach)
+		SKIP(return, "the importer cannot reach the BAR here\n");
+	if (!engine_translated())
+		SKIP(return, "%s's DMA is not translated: a stale address may land\n",
+		     engine_bdf);
+	fd = sgt_dmabuf(p2p, SLOT_SGT_REVOKE);
+	ASSERT_LE(0, fd);
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "attach %d", fd));
+	sgt_map(SLOT_SIZE);
+	bar_fill(p2p, base + SLOT_SIZE / 2, SGT_LEN, ~seed);
+	sgt_dma_to("to", 0, base + SLOT_SIZE / 2, seed, "present");
+	bar_check(p2p, base + SLOT_SIZE / 2, SGT_LEN, seed, "DMA before the revoke");
+
+	bar_fill(p2p, base + SLOT_SIZE / 2 + 0x1000, SGT_LEN, ~seed);
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	ASSERT_ANSWER("invalidated ", sgt_answer(self->ctl));
+	ASSERT_ANSWER("error -19", sgt_cmd(self->ctl, "map"));
+	/* The importer's own refusal: it has no mapping. */
+	ASSERT_ANSWER("error -19", sgt_cmd(self->ctl, "to 1000 %x", SGT_LEN));
+
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	sgt_dma_to("stale", 0x1000, base + SLOT_SIZE / 2 + 0x1000, seed + 1, "absent");
+	bar_check(p2p, base + SLOT_SIZE / 2 + 0x1000, SGT_LEN, ~seed,
+		  "DMA through the unmapped address");
+
+	sgt_map(SLOT_SIZE);
+	bar_fill(p2p, base + SLOT_SIZE / 2 + 0x2000, SGT_LEN, ~seed);
+	sgt_dma_to("to", 0x2000, base + SLOT_SIZE / 2 + 0x2000, seed + 2, "present");
+	bar_check(p2p, base + SLOT_SIZE / 2 + 0x2000, SGT_LEN, seed + 2,
+		  "DMA after the revoke");
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "detach"));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * vfio-pci's dma-bufs are MMIO that it can revoke: an importer that does
+ * not allow P2P, or that has no invalidate_mappings, is refused at attach
+ * with EOPNOTSUPP (where the engine can reach the BAR at all: elsewhere
+ * every attach is), and an attach while the buffer is revoked with ENODEV.
+ */
+TEST_F(vfio_pci_sgt_dmabuf_test, sgt_refusals)
+{
+	struct p2p *p2p = &self->p2p;
+	int fd;
+
+	fd = sgt_dmabuf(p2p, SLOT_SGT);
+	ASSERT_LE(0, fd);
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	ASSERT_ANSWER("error -19", sgt_cmd(self->ctl, "attach %d", fd));
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	if (self->reach) {
+		ASSERT_ANSWER("error -95", sgt_cmd(self->ctl, "attach %d nop2p", fd));
+		ASSERT_ANSWER("error -95", sgt_cmd(self->ctl, "attach %d static", fd));
+		ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "attach %d", fd));
+		ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "detach"));
+	}
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * Where pci_p2pdma_map_type() finds that the engine cannot reach the BAR
+ * (on QEMU's root bus: no common switch, a host bridge that is not known
+ * to forward P2P, a CPU that is not one that does), the attach is refused
+ * with EOPNOTSUPP rather than a map failing later.
+ */
+TEST_F(vfio_pci_sgt_dmabuf_test, sgt_unreachable)
+{
+	struct p2p *p2p = &self->p2p;
+	int fd;
+
+	if (self->reach)
+		SKIP(return, "the importer can reach the BAR here\n");
+	fd = sgt_dmabuf(p2p, SLOT_SGT);
+	ASSERT_LE(0, fd);
+	ASSERT_ANSWER("error -95", sgt_cmd(self->ctl, "attach %d", fd));
+	ASSERT_EQ(0, close(fd));
 }
 
 int main(int argc, char *argv[])

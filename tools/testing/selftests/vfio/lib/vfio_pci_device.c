@@ -150,7 +150,8 @@ static int vfio_device_feature_ioctl(int fd, u32 flags, void *data,
 	feature->argsz = argsz;
 	feature->flags = flags;
 
-	ret = ioctl(fd, VFIO_DEVICE_FEATURE, feature);
+	/* -errno, read before free() can change it */
+	ret = ioctl(fd, VFIO_DEVICE_FEATURE, feature) ? -errno : 0;
 	free(feature);
 
 	return ret;
@@ -189,15 +190,28 @@ int __vfio_pci_low_power_entry(struct vfio_pci_device *device, int wakeup_fd)
 			VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP;
 		size = sizeof(entry);
 	}
-	if (vfio_device_feature_ioctl(device->fd, flags, &entry, size))
-		return -errno;
-	return 0;
+	return vfio_device_feature_ioctl(device->fd, flags, &entry, size);
+}
+
+void vfio_pci_low_power_entry(struct vfio_pci_device *device, int wakeup_fd)
+{
+	int ret = __vfio_pci_low_power_entry(device, wakeup_fd);
+
+	VFIO_ASSERT_EQ(ret, 0, "low power entry failed\n");
+}
+
+int __vfio_pci_low_power_exit(struct vfio_pci_device *device)
+{
+	u32 flags = VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_LOW_POWER_EXIT;
+
+	return vfio_device_feature_ioctl(device->fd, flags, &flags, 0);
 }
 
 void vfio_pci_low_power_exit(struct vfio_pci_device *device)
 {
-	vfio_device_feature_set(device->fd, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT,
-				NULL, 0);
+	int ret = __vfio_pci_low_power_exit(device);
+
+	VFIO_ASSERT_EQ(ret, 0, "low power exit failed\n");
 }
 
 static void vfio_pci_region_get(struct vfio_pci_device *device, int index,

@@ -37,7 +37,8 @@ void *mmap_reserve(size_t size, size_t align, size_t offset);
  * Read the 32-bit word at addr, catching SIGBUS. Returns true if the read
  * raised SIGBUS (a device mapping that is revoked, or has nothing behind
  * it), false if it read. read_word_sigbus() stores the word it read in
- * *val.
+ * *val. One thread at a time: the SIGBUS handler is the process's, and
+ * the jump buffer is static.
  */
 bool read_sigbus(void *addr);
 bool read_word_sigbus(void *addr, u32 *val);

@@ -49,11 +49,13 @@ void vfio_pci_device_reset(struct vfio_pci_device *device);
 /*
  * Put the device into low power: VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY, or
  * with @wakeup_fd >= 0 LOW_POWER_ENTRY_WITH_WAKEUP, where the kernel ends
- * low power and signals that eventfd when the device is woken up. Returns
- * 0 or -errno. vfio_pci_low_power_exit() asserts that LOW_POWER_EXIT
- * succeeds.
+ * low power and signals that eventfd when the device is woken up; and out
+ * of it, LOW_POWER_EXIT. The __ functions return 0 or -errno, the others
+ * assert that the ioctl succeeds.
  */
 int __vfio_pci_low_power_entry(struct vfio_pci_device *device, int wakeup_fd);
+void vfio_pci_low_power_entry(struct vfio_pci_device *device, int wakeup_fd);
+int __vfio_pci_low_power_exit(struct vfio_pci_device *device);
 void vfio_pci_low_power_exit(struct vfio_pci_device *device);
 
 void vfio_pci_config_access(struct vfio_pci_device *device, bool write,
