@@ -7,6 +7,7 @@
  * The device must have a memory BAR of at least DMABUF_MIN_BAR bytes that
  * vfio-pci can mmap (QEMU's ivshmem-plain BAR 2 is one).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1237,6 +1238,185 @@ TEST_F(vfio_pci_dmabuf_test, low_power_wakeup_decode_off)
 	ASSERT_EQ(0, munmap(buf, SZ_4K));
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, close(efd));
+}
+
+/*
+ * Fault injection: the Nth fault injection point this thread reaches
+ * (failslab, fail_page_alloc, and iommufd's own when it is built for
+ * tests) fails, through /proc/thread-self/fail-nth. Sleeping allocations
+ * are not spared (ignore-gfp-wait N, as iommufd_fail_nth sets it), and no
+ * injected failure is logged. False where the kernel has no fault
+ * injection in debugfs.
+ */
+static bool fail_nth_setup(void)
+{
+	static const char * const knobs[][2] = {
+		{ "failslab/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+	};
+	char path[300];
+	struct dirent *d;
+	size_t i;
+	DIR *dir;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", knobs[i][0]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		if (write(fd, knobs[i][1], 1) != 1) {
+			close(fd);
+			return false;
+		}
+		close(fd);
+	}
+	dir = opendir("/sys/kernel/debug");
+	if (!dir)
+		return false;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "fail", 4))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose", d->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Quiet is all this is for: a failed write changes nothing else. */
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	closedir(dir);
+	return true;
+}
+
+/* The calling thread's fail-nth file, open. */
+static int fail_nth_open(void)
+{
+	return open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+}
+
+/* Fail the @nth fault injection point of the thread from now on (0: none). */
+static void fail_nth_set(int fd, int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", nth);
+
+	VFIO_ASSERT_EQ(pwrite(fd, buf, len, 0), len);
+}
+
+/*
+ * Stop injecting. True if the failure was injected (the counter ran
+ * down to 0), false if the thread reached fewer points than N since
+ * fail_nth_set().
+ */
+static bool fail_nth_injected(int fd)
+{
+	char buf[16] = "";
+
+	VFIO_ASSERT_GT(pread(fd, buf, sizeof(buf) - 1, 0), 0);
+	fail_nth_set(fd, 0);
+	return atoi(buf) == 0;
+}
+
+/* What a pass of p2p_setup() made, for p2p_undo(). */
+struct p2p_setup {
+	int dmabuf;
+	bool map_file;
+	void *va;
+	bool map_va;
+	int done;
+};
+
+/*
+ * What user space does to use a BAR for P2P: export a dma-buf of two
+ * ranges and map it with IOMMU_IOAS_MAP_FILE; mmap a page of the BAR
+ * (vfio-pci puts a dma-buf under it) and map that by address with
+ * IOMMU_IOAS_MAP. A step that fails is not followed by the step that
+ * needs it; @st->done counts the steps that worked.
+ */
+static void p2p_setup(struct iommu *iommu, struct vfio_pci_device *device,
+		      u32 bar, struct p2p_setup *st)
+{
+	struct vfio_region_dma_range r[] = {
+		{ .offset = SZ_4K, .length = SZ_4K },
+		{ .offset = 0, .length = SZ_4K },
+	};
+	struct dma_region region = { .size = SZ_4K, .iova = TEST_IOVA + SZ_1M };
+
+	*st = (struct p2p_setup) { .dmabuf = -1, .va = MAP_FAILED };
+	st->dmabuf = dmabuf_get(device->fd, bar, r, ARRAY_SIZE(r));
+	if (st->dmabuf >= 0) {
+		st->done++;
+		st->map_file = !__iommu_map_file(iommu, st->dmabuf, 0, 2 * SZ_4K,
+						 TEST_IOVA);
+		st->done += st->map_file;
+	}
+	st->va = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      device->fd, device->bars[bar].info.offset);
+	if (st->va != MAP_FAILED) {
+		st->done++;
+		region.vaddr = st->va;
+		st->map_va = !__iommu_map(iommu, &region);
+		st->done += st->map_va;
+	}
+}
+
+/* Undo what p2p_setup() made, with no fault injected. */
+static void p2p_undo(struct iommu *iommu, struct p2p_setup *st)
+{
+	if (st->map_file)
+		VFIO_ASSERT_EQ(iommu_unmap_range(iommu, TEST_IOVA, 2 * SZ_4K),
+			       2 * SZ_4K);
+	if (st->dmabuf >= 0)
+		VFIO_ASSERT_EQ(close(st->dmabuf), 0);
+	if (st->map_va)
+		VFIO_ASSERT_EQ(iommu_unmap_range(iommu, TEST_IOVA + SZ_1M, SZ_4K),
+			       SZ_4K);
+	if (st->va != MAP_FAILED)
+		VFIO_ASSERT_EQ(munmap(st->va, SZ_4K), 0);
+}
+
+/*
+ * Fail each fault injection point of p2p_setup() in turn, the first,
+ * then the second, and so on until a pass reaches no more points than
+ * the one before failed: every step either works or fails cleanly, and
+ * after the sweep the whole setup works. What a failed step would leak
+ * shows after the program: a dma-buf in the count ci/results takes,
+ * memory in kmemleak (the sanitizer kernel's boot), a reference on the
+ * device in the unbind of the P2P test that runs later.
+ */
+TEST_F(vfio_pci_dmabuf_test, p2p_setup_fail_nth)
+{
+	struct p2p_setup st;
+	int fd, nth, failed = 0;
+
+	if (!fail_nth_setup())
+		SKIP(return, "no fault injection in debugfs (FAILSLAB, FAIL_PAGE_ALLOC)\n");
+	fd = fail_nth_open();
+	ASSERT_LE(0, fd);
+	for (nth = 1; nth < 1000; nth++) {
+		bool injected;
+
+		fail_nth_set(fd, nth);
+		p2p_setup(self->iommu, self->device, self->bar, &st);
+		injected = fail_nth_injected(fd);
+		p2p_undo(self->iommu, &st);
+		if (!injected) {
+			ASSERT_EQ(4, st.done)
+				TH_LOG("with no failure injected, %d of 4 steps worked", st.done);
+			break;
+		}
+		failed += st.done < 4;
+	}
+	ASSERT_GT(1000, nth) TH_LOG("the setup reached 1000 fault injection points");
+	printf("# p2p_setup_fail_nth: %d fault injection points, %d failed a step\n",
+	       nth - 1, failed);
+	ASSERT_LT(0, failed) TH_LOG("no injected failure made a step fail");
+	p2p_setup(self->iommu, self->device, self->bar, &st);
+	ASSERT_EQ(4, st.done);
+	p2p_undo(self->iommu, &st);
+	ASSERT_EQ(0, close(fd));
 }
 
 int main(int argc, char *argv[])
