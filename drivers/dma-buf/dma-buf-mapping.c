@@ -149,7 +149,7 @@ struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 	/* sg_alloc_table will cleanly fail and return -EINVAL if nents == 0 */
 	ret = sg_alloc_table(&dma->sgt, nents, GFP_KERNEL | __GFP_ZERO);
 	if (ret)
-		goto err_free_state;
+		goto err_free_iova;
 
 	sgl = dma->sgt.sgl;
 
@@ -206,18 +206,27 @@ struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 	return &dma->sgt;
 
 err_unmap_dma:
-	if (!i || !dma->state) {
-		; /* Do nothing */
+	if (!dma->state) {
+		; /* Bus addresses, nothing was mapped */
 	} else if (dma_use_iova(dma->state)) {
-		dma_iova_destroy(attach->dev, dma->state, mapped_len, dir,
-				 DMA_ATTR_MMIO);
+		if (mapped_len)
+			dma_iova_unlink(attach->dev, dma->state, 0, mapped_len,
+					dir, DMA_ATTR_MMIO);
 	} else {
-		for_each_sgtable_dma_sg(&dma->sgt, sgl, i)
-			dma_unmap_phys(attach->dev, sg_dma_address(sgl),
-				       sg_dma_len(sgl), dir, DMA_ATTR_MMIO);
+		struct scatterlist *s;
+
+		/* Only the entries filled before the range that failed */
+		for_each_sgtable_dma_sg(&dma->sgt, s, i) {
+			if (s == sgl)
+				break;
+			dma_unmap_phys(attach->dev, sg_dma_address(s),
+				       sg_dma_len(s), dir, DMA_ATTR_MMIO);
+		}
 	}
 	sg_free_table(&dma->sgt);
-err_free_state:
+err_free_iova:
+	if (dma->state && dma_use_iova(dma->state))
+		dma_iova_free(attach->dev, dma->state);
 	kfree(dma->state);
 err_free_dma:
 	kfree(dma);

@@ -7,13 +7,14 @@
  * addresses it got. With the BAR of another device behind the dma-buf,
  * that is peer-to-peer DMA as such drivers do it.
  *
- * It binds to an edu device only through driver_override. Each bound device has a debugfs directory
- * dma_buf_sgt_test/DDDD:BB:DD.F/ with two files:
+ * It binds to an edu device only through driver_override. Each bound
+ * device has a debugfs directory dma_buf_sgt_test/DDDD:BB:DD.F/ with two
+ * files:
  *
  *   buf  the 2 KiB of RAM that the transfers copy from and into
  *   ctl  commands, one per write:
  *
- *     attach FD [nop2p] [static]  attach the dma-buf FD as a dynamic
+ *     attach FD [nop2p|static]    attach the dma-buf FD as a dynamic
  *                          importer that allows P2P and is notified
  *                          by invalidate_mappings; "nop2p" does not
  *                          allow P2P, "static" has no invalidate_mappings
@@ -30,8 +31,9 @@
  *
  * A read of ctl returns the result of the last command: "ok", "mapped N"
  * and one "ADDRESS LENGTH" line (hex) for each of the N DMA segments, or
- * "error E" with a negative errno. It starts with "invalidated N" when
- * the exporter called invalidate_mappings N times since that command.
+ * "error E" with a negative errno (the write of a command succeeds
+ * whatever its result). It starts with "invalidated N" when the exporter
+ * called invalidate_mappings N times since that command.
  * The importer unmaps in the callback, before it returns: the simplest
  * way to meet the callback's contract (stop using the mapping and unmap
  * it within a bounded time).
@@ -57,6 +59,9 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 
+/* QEMU's edu */
+#define EDU_VENDOR		0x1234
+#define EDU_DEVICE		0x11e8
 #define EDU_DMA_SRC		0x80
 #define EDU_DMA_DST		0x88
 #define EDU_DMA_COUNT		0x90
@@ -126,11 +131,16 @@ static __printf(2, 3) void sgt_test_printf(struct sgt_test *t,
 	va_end(args);
 }
 
-static void sgt_test_unmap(struct sgt_test *t)
+/*
+ * @attach is t->attach, passed in: invalidate_mappings can run before
+ * dma_buf_dynamic_attach() has returned it.
+ */
+static void sgt_test_unmap(struct sgt_test *t,
+			   struct dma_buf_attachment *attach)
 {
-	dma_resv_assert_held(t->dmabuf->resv);
+	dma_resv_assert_held(attach->dmabuf->resv);
 	if (t->sgt) {
-		dma_buf_unmap_attachment(t->attach, t->sgt, DMA_BIDIRECTIONAL);
+		dma_buf_unmap_attachment(attach, t->sgt, DMA_BIDIRECTIONAL);
 		t->sgt = NULL;
 	}
 }
@@ -140,7 +150,7 @@ static void sgt_test_invalidate(struct dma_buf_attachment *attach)
 	struct sgt_test *t = attach->importer_priv;
 
 	/* No transfer runs: they hold the reservation lock too. */
-	sgt_test_unmap(t);
+	sgt_test_unmap(t, attach);
 	t->invalidations++;
 }
 
@@ -260,7 +270,7 @@ static int sgt_test_map(struct sgt_test *t)
 		return -ENOENT;
 
 	dma_resv_lock(t->dmabuf->resv, NULL);
-	sgt_test_unmap(t);
+	sgt_test_unmap(t, t->attach);
 	sgt = dma_buf_map_attachment(t->attach, DMA_BIDIRECTIONAL);
 	if (IS_ERR(sgt)) {
 		ret = PTR_ERR(sgt);
@@ -291,7 +301,7 @@ static void sgt_test_detach(struct sgt_test *t)
 	if (!t->attach)
 		return;
 	dma_resv_lock(t->dmabuf->resv, NULL);
-	sgt_test_unmap(t);
+	sgt_test_unmap(t, t->attach);
 	dma_resv_unlock(t->dmabuf->resv);
 	dma_buf_detach(t->dmabuf, t->attach);
 	dma_buf_put(t->dmabuf);
@@ -305,18 +315,20 @@ static int sgt_test_attach(struct sgt_test *t, const char *args)
 	const struct dma_buf_attach_ops *ops = &sgt_test_p2p_ops;
 	struct dma_buf_attachment *attach;
 	struct dma_buf *dmabuf;
-	char opt[2][8] = {};
-	int fd, n, i;
+	char opt[8] = "";
+	char extra;
+	int fd, n;
 
 	if (t->attach)
 		return -EBUSY;
-	n = sscanf(args, "%d %7s %7s", &fd, opt[0], opt[1]);
-	if (n < 1)
+	/* One option at most: each is an importer of its own */
+	n = sscanf(args, "%d %7s %c", &fd, opt, &extra);
+	if (n < 1 || n > 2)
 		return -EINVAL;
-	for (i = 0; i < n - 1; i++) {
-		if (!strcmp(opt[i], "nop2p") && ops)
+	if (n == 2) {
+		if (!strcmp(opt, "nop2p"))
 			ops = &sgt_test_nop2p_ops;
-		else if (!strcmp(opt[i], "static"))
+		else if (!strcmp(opt, "static"))
 			ops = &sgt_test_static_ops;
 		else
 			return -EINVAL;
@@ -325,6 +337,8 @@ static int sgt_test_attach(struct sgt_test *t, const char *args)
 	dmabuf = dma_buf_get(fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
+	/* Nothing is attached: no invalidate_mappings can count */
+	t->invalidations = 0;
 	attach = dma_buf_dynamic_attach(dmabuf, &t->pdev->dev, ops, t);
 	if (IS_ERR(attach)) {
 		dma_buf_put(dmabuf);
@@ -454,20 +468,17 @@ static const struct file_operations sgt_test_buf_fops = {
 	.llseek = default_llseek,
 };
 
-/* QEMU's edu, bound only through driver_override */
-static const struct pci_device_id sgt_test_ids[] = {
-	{ PCI_DEVICE_DRIVER_OVERRIDE(0x1234, 0x11e8, 1) },
-	{}
-};
-MODULE_DEVICE_TABLE(pci, sgt_test_ids);
-
 static int sgt_test_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct sgt_test *t;
 	int ret;
 
-	/* driver_override binds any device: take an edu only. */
-	if (!pci_match_id(sgt_test_ids, pdev))
+	/*
+	 * No ID table, so that nothing but driver_override binds the driver
+	 * (and no module alias is published); driver_override binds any
+	 * device: take an edu only.
+	 */
+	if (pdev->vendor != EDU_VENDOR || pdev->device != EDU_DEVICE)
 		return -ENODEV;
 
 	t = devm_kzalloc(&pdev->dev, sizeof(*t), GFP_KERNEL);
@@ -514,7 +525,6 @@ static void sgt_test_remove(struct pci_dev *pdev)
 
 static struct pci_driver sgt_test_driver = {
 	.name = "dmabuf_sgt_test",
-	.id_table = sgt_test_ids,
 	.probe = sgt_test_probe,
 	.remove = sgt_test_remove,
 };

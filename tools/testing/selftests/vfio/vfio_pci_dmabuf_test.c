@@ -7,7 +7,6 @@
  * The device must have a memory BAR of at least DMABUF_MIN_BAR bytes that
  * vfio-pci can mmap (QEMU's ivshmem-plain BAR 2 is one).
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -884,24 +883,36 @@ TEST_F(vfio_pci_dmabuf_test, mmap_revoke_every_page)
 /*
  * For each i, a word written through the BAR's own mmap (libvfio's, a
  * VMA of its own) at BAR offset @bar_off[i] must read back through @map
- * at @map_off[i]. One word at a time, put back before the next, even when
- * the read through @map faults: the P2P test checks the whole BAR
- * afterwards.
+ * at @map_off[i]. With a @seed, the word is the pattern of @seed there
+ * and stays, reported to the host, which finds it at that offset of the
+ * BAR's file or fails the run: the offsets are the BAR's, not only those
+ * of another mapping. Without one (0), each word is put back before the
+ * next, even when the read through @map faults: offsets that the P2P
+ * test's checks of the whole BAR may cover.
  */
 static void same_words(struct __test_metadata *_metadata, u8 *bar, u8 *map,
-		       const u64 *bar_off, const u64 *map_off, int n)
+		       const u64 *bar_off, const u64 *map_off, int n, u8 seed)
 {
-	int i;
+	int i, k;
 
 	for (i = 0; i < n; i++) {
 		u32 want = 0x5e000000 + i * 0x10101 + (bar_off[i] >> 12);
 		u32 old = readl(bar + bar_off[i]);
+		u8 bytes[4];
 		u32 got = 0;
 		bool faulted;
 
+		if (seed) {
+			for (k = 0; k < 4; k++)
+				bytes[k] = pattern_byte(seed, bar_off[i] + k);
+			memcpy(&want, bytes, sizeof(want));
+		}
 		writel(want, bar + bar_off[i]);
 		faulted = read_word_sigbus(map + map_off[i], &got);
-		writel(old, bar + bar_off[i]);
+		if (seed)
+			host_check("fill", bar_off[i], sizeof(want), seed);
+		else
+			writel(old, bar + bar_off[i]);
 		EXPECT_FALSE(faulted)
 			TH_LOG("mapping offset 0x%llx faults", (unsigned long long)map_off[i]);
 		if (!faulted && got != want)
@@ -933,7 +944,7 @@ TEST_F(vfio_pci_dmabuf_test, mmap_dmabuf_offset)
 	ASSERT_LE(0, fd);
 	buf = mmap(NULL, 2 * SZ_4K, PROT_READ, MAP_SHARED, fd, 2 * SZ_4K);
 	ASSERT_NE(MAP_FAILED, buf);
-	same_words(_metadata, bar, buf, bar_off, map_off, ARRAY_SIZE(bar_off));
+	same_words(_metadata, bar, buf, bar_off, map_off, ARRAY_SIZE(bar_off), 0x31);
 	ASSERT_EQ(0, munmap(buf, 2 * SZ_4K));
 
 	ASSERT_EQ(MAP_FAILED, mmap(NULL, 2 * SZ_4K, PROT_READ, MAP_SHARED, fd,
@@ -964,14 +975,14 @@ TEST_F(vfio_pci_dmabuf_test, mmap_bar_split)
 	ASSERT_NE(MAP_FAILED, va);
 	ASSERT_EQ(0, munmap(va + SZ_4K, SZ_4K));
 	ASSERT_EQ(0, mprotect(va + 3 * SZ_4K, SZ_4K, PROT_READ));
-	same_words(_metadata, bar, va, bar_off, map_off, ARRAY_SIZE(bar_off));
+	same_words(_metadata, bar, va, bar_off, map_off, ARRAY_SIZE(bar_off), 0x32);
 
 	set_memory_decode(self->device, false);
 	ASSERT_TRUE(read_sigbus(va));
 	ASSERT_TRUE(read_sigbus(va + 2 * SZ_4K));
 	ASSERT_TRUE(read_sigbus(va + 3 * SZ_4K));
 	set_memory_decode(self->device, true);
-	same_words(_metadata, bar, va, bar_off, map_off, ARRAY_SIZE(bar_off));
+	same_words(_metadata, bar, va, bar_off, map_off, ARRAY_SIZE(bar_off), 0x32);
 
 	ASSERT_EQ(0, munmap(va, SZ_4K));
 	ASSERT_EQ(0, munmap(va + 2 * SZ_4K, 2 * SZ_4K));
@@ -997,7 +1008,8 @@ static void mmap_dmabuf_whole(struct __test_metadata *_metadata,
 	ASSERT_LE(0, fd);
 	buf = mmap_aligned(fd, len, 0, SZ_2M, PROT_READ);
 	ASSERT_NE(MAP_FAILED, buf);
-	same_words(_metadata, device->bars[bar].vaddr, buf, bar_off, map_off, n);
+	same_words(_metadata, device->bars[bar].vaddr, buf, bar_off, map_off, n,
+		   0);
 	ASSERT_EQ(0, munmap(buf, len));
 	ASSERT_EQ(0, close(fd));
 }
@@ -1110,6 +1122,27 @@ static void check_low_power_ended(struct __test_metadata *_metadata,
 }
 
 /*
+ * What the low power tests watch: a dma-buf of the first page of @bar,
+ * mmapped (in *@buf) and mapped with IOMMU_IOAS_MAP_FILE at TEST_IOVA.
+ * Returns the dma-buf.
+ */
+static int low_power_importers(struct __test_metadata *_metadata,
+			       struct iommu *iommu,
+			       struct vfio_pci_device *device, u32 bar,
+			       u8 **buf)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int fd;
+
+	fd = dmabuf_get(device->fd, bar, &r, 1);
+	ASSERT_LE(0, fd);
+	*buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, *buf);
+	ASSERT_EQ(0, __iommu_map_file(iommu, fd, 0, SZ_4K, TEST_IOVA));
+	return fd;
+}
+
+/*
  * VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY revokes the device's dma-bufs and
  * BAR mmaps until LOW_POWER_EXIT, also when a config write turns memory
  * decode off and on again in between: the device is runtime suspended by
@@ -1118,15 +1151,11 @@ static void check_low_power_ended(struct __test_metadata *_metadata,
  */
 TEST_F(vfio_pci_dmabuf_test, low_power)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
 	u8 *buf;
 	int fd;
 
-	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
-	ASSERT_LE(0, fd);
-	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	fd = low_power_importers(_metadata, self->iommu, self->device,
+				 self->bar, &buf);
 
 	vfio_pci_low_power_entry(self->device, -1);
 	check_low_power_revoked(_metadata, self->iommu, self->device,
@@ -1159,18 +1188,14 @@ TEST_F(vfio_pci_dmabuf_test, low_power)
  */
 TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
 	u64 count;
 	u8 *buf;
 	int fd, efd;
 
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
-	ASSERT_LE(0, fd);
-	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	fd = low_power_importers(_metadata, self->iommu, self->device,
+				 self->bar, &buf);
 
 	vfio_pci_low_power_entry(self->device, efd);
 	if (!sysfs_runtime_suspended_wait(device_bdf)) {
@@ -1205,18 +1230,14 @@ TEST_F(vfio_pci_dmabuf_test, low_power_wakeup)
  */
 TEST_F(vfio_pci_dmabuf_test, low_power_wakeup_decode_off)
 {
-	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
 	u64 count;
 	u8 *buf;
 	int fd, efd;
 
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
-	fd = dmabuf_get(self->device->fd, self->bar, &r, 1);
-	ASSERT_LE(0, fd);
-	buf = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0);
-	ASSERT_NE(MAP_FAILED, buf);
-	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	fd = low_power_importers(_metadata, self->iommu, self->device,
+				 self->bar, &buf);
 
 	set_memory_decode(self->device, false);
 	vfio_pci_low_power_entry(self->device, efd);
@@ -1240,90 +1261,13 @@ TEST_F(vfio_pci_dmabuf_test, low_power_wakeup_decode_off)
 	ASSERT_EQ(0, close(efd));
 }
 
-/*
- * Fault injection: the Nth fault injection point this thread reaches
- * (failslab, fail_page_alloc, and iommufd's own when it is built for
- * tests) fails, through /proc/thread-self/fail-nth. Sleeping allocations
- * are not spared (ignore-gfp-wait N, as iommufd_fail_nth sets it), and no
- * injected failure is logged. False where the kernel has no fault
- * injection in debugfs.
- */
-static bool fail_nth_setup(void)
-{
-	static const char * const knobs[][2] = {
-		{ "failslab/ignore-gfp-wait", "N" },
-		{ "fail_page_alloc/ignore-gfp-wait", "N" },
-		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
-	};
-	char path[300];
-	struct dirent *d;
-	size_t i;
-	DIR *dir;
-	int fd;
-
-	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
-		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", knobs[i][0]);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			return false;
-		if (write(fd, knobs[i][1], 1) != 1) {
-			close(fd);
-			return false;
-		}
-		close(fd);
-	}
-	dir = opendir("/sys/kernel/debug");
-	if (!dir)
-		return false;
-	while ((d = readdir(dir))) {
-		if (strncmp(d->d_name, "fail", 4))
-			continue;
-		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose", d->d_name);
-		fd = open(path, O_WRONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		/* Quiet is all this is for: a failed write changes nothing else. */
-		(void)!write(fd, "0", 1);
-		close(fd);
-	}
-	closedir(dir);
-	return true;
-}
-
-/* The calling thread's fail-nth file, open. */
-static int fail_nth_open(void)
-{
-	return open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
-}
-
-/* Fail the @nth fault injection point of the thread from now on (0: none). */
-static void fail_nth_set(int fd, int nth)
-{
-	char buf[16];
-	int len = snprintf(buf, sizeof(buf), "%d", nth);
-
-	VFIO_ASSERT_EQ(pwrite(fd, buf, len, 0), len);
-}
-
-/*
- * Stop injecting. True if the failure was injected (the counter ran
- * down to 0), false if the thread reached fewer points than N since
- * fail_nth_set().
- */
-static bool fail_nth_injected(int fd)
-{
-	char buf[16] = "";
-
-	VFIO_ASSERT_GT(pread(fd, buf, sizeof(buf) - 1, 0), 0);
-	fail_nth_set(fd, 0);
-	return atoi(buf) == 0;
-}
-
 /* What a pass of p2p_setup() made, for p2p_undo(). */
 struct p2p_setup {
 	int dmabuf;
 	bool map_file;
 	void *va;
+	/* On libvfio's list of mappings while it is mapped. */
+	struct dma_region region;
 	bool map_va;
 	int done;
 };
@@ -1342,9 +1286,11 @@ static void p2p_setup(struct iommu *iommu, struct vfio_pci_device *device,
 		{ .offset = SZ_4K, .length = SZ_4K },
 		{ .offset = 0, .length = SZ_4K },
 	};
-	struct dma_region region = { .size = SZ_4K, .iova = TEST_IOVA + SZ_1M };
-
-	*st = (struct p2p_setup) { .dmabuf = -1, .va = MAP_FAILED };
+	*st = (struct p2p_setup) {
+		.dmabuf = -1,
+		.va = MAP_FAILED,
+		.region = { .size = SZ_4K, .iova = TEST_IOVA + SZ_1M },
+	};
 	st->dmabuf = dmabuf_get(device->fd, bar, r, ARRAY_SIZE(r));
 	if (st->dmabuf >= 0) {
 		st->done++;
@@ -1356,8 +1302,8 @@ static void p2p_setup(struct iommu *iommu, struct vfio_pci_device *device,
 		      device->fd, device->bars[bar].info.offset);
 	if (st->va != MAP_FAILED) {
 		st->done++;
-		region.vaddr = st->va;
-		st->map_va = !__iommu_map(iommu, &region);
+		st->region.vaddr = st->va;
+		st->map_va = !__iommu_map(iommu, &st->region);
 		st->done += st->map_va;
 	}
 }
@@ -1371,8 +1317,7 @@ static void p2p_undo(struct iommu *iommu, struct p2p_setup *st)
 	if (st->dmabuf >= 0)
 		VFIO_ASSERT_EQ(close(st->dmabuf), 0);
 	if (st->map_va)
-		VFIO_ASSERT_EQ(iommu_unmap_range(iommu, TEST_IOVA + SZ_1M, SZ_4K),
-			       SZ_4K);
+		iommu_unmap(iommu, &st->region);
 	if (st->va != MAP_FAILED)
 		VFIO_ASSERT_EQ(munmap(st->va, SZ_4K), 0);
 }

@@ -367,6 +367,66 @@ TEST_F(iov_dmabuf, revoke_close)
 	ASSERT_EQ(0, close(fd));
 }
 
+/*
+ * Fault injection into the IOV offer: the Nth fault injection point that
+ * the export of a VF's dma-buf and its import by the PF (the attach, the
+ * negotiation of the type, vfio-pci's map of the offer) reach fails, for
+ * N from 1 until a pass reaches fewer points (libvfio's fail-nth
+ * helpers). Each step works or fails with an errno, what worked is undone
+ * with injection off, and afterwards the import works. A dma-buf that a
+ * failed step keeps shows in the dma-buf count CI takes after the
+ * program, memory in kmemleak on the sanitizer kernel.
+ */
+TEST_F(iov_dmabuf, fail_nth)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 3 * pg, .length = pg },
+		{ .offset = 0, .length = 2 * pg },
+	};
+	int nth, nfd, fd, failed = 0;
+	bool injected, ok;
+	char cmd[64];
+
+	if (!fail_nth_setup())
+		SKIP(return, "no fault injection in debugfs (FAILSLAB, FAIL_PAGE_ALLOC)\n");
+	nfd = fail_nth_open();
+	ASSERT_LE(0, nfd);
+	for (nth = 1; nth < 1000; nth++) {
+		ok = false;
+		fail_nth_set(nfd, nth);
+		fd = dmabuf_get(self->vf[0]->fd, VF_BAR, r, 2);
+		if (fd >= 0) {
+			snprintf(cmd, sizeof(cmd), "attach %s %d %x", pf_bdf, fd,
+				 1 << VF_BAR);
+			ok = write(self->importer, cmd, strlen(cmd)) ==
+			     (ssize_t)strlen(cmd);
+		}
+		injected = fail_nth_injected(nfd);
+		if (ok) {
+			importer_read(self->importer, self->out, sizeof(self->out));
+			ok = !strncmp(self->out, "bar 0 vf 0 ranges 2\n", 20);
+			if (!ok)
+				ASSERT_EQ(0, strncmp(self->out, "error -", 7))
+					TH_LOG("point %d: the importer answered \"%s\"",
+					       nth, self->out);
+		}
+		importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+		ASSERT_STREQ("detached\n", self->out);
+		if (fd >= 0)
+			ASSERT_EQ(0, close(fd));
+		if (!injected) {
+			ASSERT_TRUE(ok) TH_LOG("with no failure injected the import failed");
+			break;
+		}
+		failed += !ok;
+	}
+	ASSERT_GT(1000, nth) TH_LOG("the import reached 1000 fault injection points");
+	printf("# fail_nth: %d fault injection points, %d failed a step\n",
+	       nth - 1, failed);
+	ASSERT_LT(0, failed) TH_LOG("no injected failure made a step fail");
+	ASSERT_EQ(0, close(nfd));
+}
+
 static void vfs_enable(void);
 
 /*

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0-only
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 #include <linux/align.h>
@@ -135,4 +139,97 @@ bool read_sigbus(void *addr)
 	u32 val;
 
 	return read_word_sigbus(addr, &val);
+}
+
+u8 pattern_byte(u8 seed, u64 off)
+{
+	return seed + off * 7 + (off >> 8) * 3 + (off >> 12) * 13;
+}
+
+void host_check(const char *what, u64 bar_off, u64 len, u8 seed)
+{
+	printf("# p2p-host-check %s 0x%llx 0x%llx 0x%02x\n", what,
+	       (unsigned long long)bar_off, (unsigned long long)len, seed);
+	fflush(stdout);
+}
+
+/*
+ * Fault injection: the Nth fault injection point this thread reaches
+ * (failslab, fail_page_alloc, and iommufd's own when it is built for
+ * tests) fails, through /proc/thread-self/fail-nth. Sleeping allocations
+ * are not spared (ignore-gfp-wait N, as iommufd_fail_nth sets it), and no
+ * injected failure is logged. fail_page_alloc keeps its min-order (1 by
+ * default): allocations of a single page are never failed, so a page
+ * table page of the IOMMU is not among the points. False where the
+ * kernel has no fault injection in debugfs.
+ */
+bool fail_nth_setup(void)
+{
+	static const char * const knobs[][2] = {
+		{ "failslab/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-wait", "N" },
+		{ "fail_page_alloc/ignore-gfp-highmem", "N" },
+	};
+	char path[300];
+	struct dirent *d;
+	size_t i;
+	DIR *dir;
+	int fd;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s", knobs[i][0]);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			return false;
+		if (write(fd, knobs[i][1], 1) != 1) {
+			close(fd);
+			return false;
+		}
+		close(fd);
+	}
+	dir = opendir("/sys/kernel/debug");
+	if (!dir)
+		return false;
+	while ((d = readdir(dir))) {
+		if (strncmp(d->d_name, "fail", 4))
+			continue;
+		snprintf(path, sizeof(path), "/sys/kernel/debug/%s/verbose", d->d_name);
+		fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		/* Quiet is all this is for: a failed write changes nothing else. */
+		(void)!write(fd, "0", 1);
+		close(fd);
+	}
+	closedir(dir);
+	return true;
+}
+
+/* The calling thread's fail-nth file, open. */
+int fail_nth_open(void)
+{
+	return open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+}
+
+/* Fail the @nth fault injection point of the thread from now on (0: none). */
+void fail_nth_set(int fd, int nth)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d", nth);
+
+	VFIO_ASSERT_EQ(pwrite(fd, buf, len, 0), len);
+}
+
+/*
+ * Stop injecting. True if the failure was injected (the counter ran
+ * down to 0), false if the thread reached fewer points than N since
+ * fail_nth_set().
+ */
+bool fail_nth_injected(int fd)
+{
+	char buf[16] = "";
+
+	VFIO_ASSERT_GT(pread(fd, buf, sizeof(buf) - 1, 0), 0);
+	fail_nth_set(fd, 0);
+	return atoi(buf) == 0;
 }

@@ -43,4 +43,30 @@ void *mmap_reserve(size_t size, size_t align, size_t offset);
 bool read_sigbus(void *addr);
 bool read_word_sigbus(void *addr, u32 *val);
 
+/*
+ * What a test writes into the BAR of a device whose BAR the host can read
+ * (QEMU's ivshmem: a file): pattern_byte() is the byte written with @seed
+ * at BAR offset @off, and host_check() reports a range so written (a CPU
+ * "fill", a DMA that must be "present" or "absent") on stdout, as a line
+ * "# p2p-host-check WHAT 0xOFFSET 0xLENGTH 0xSEED" that the host compares
+ * with the BAR's file after the run (see vfio_pci_p2p_dmabuf_test.c).
+ */
+u8 pattern_byte(u8 seed, u64 off);
+void host_check(const char *what, u64 bar_off, u64 len, u8 seed);
+
+/*
+ * Fault injection through /proc/thread-self/fail-nth (see libvfio.c):
+ * fail_nth_setup() configures it (false where the kernel has no failslab
+ * and fail_page_alloc in debugfs); it changes their global knobs for the
+ * rest of the boot, as iommufd's fail-nth test does (sleeping allocations
+ * are injected too, nothing is logged). fail_nth_open() opens the calling
+ * thread's file, fail_nth_set() makes its Nth injection point from now on
+ * fail, and fail_nth_injected() stops injecting and says whether the
+ * failure was injected.
+ */
+bool fail_nth_setup(void);
+int fail_nth_open(void);
+void fail_nth_set(int fd, int nth);
+bool fail_nth_injected(int fd);
+
 #endif /* SELFTESTS_VFIO_LIB_INCLUDE_LIBVFIO_H */
