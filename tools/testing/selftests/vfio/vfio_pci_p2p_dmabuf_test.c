@@ -1562,7 +1562,7 @@ static void *storm_thread(void *data)
 /* Print the file @path line by line, after @prefix. */
 static void storm_print_file(const char *prefix, const char *path)
 {
-	char line[256];
+	char line[1024];
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
