@@ -36,6 +36,7 @@
 #include <string.h>
 #include <termios.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -422,6 +423,11 @@ static bool vmm_start(FIXTURE_DATA(vmm) *self, bool iommufd, int *mon)
 			argv[n++] = "-monitor";
 			argv[n++] = mdev;
 		}
+		/*
+		 * A case that its harness kills (a timeout) must not leave
+		 * QEMU holding the devices for the next one.
+		 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fd = open(self->err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
 			_exit(127);
