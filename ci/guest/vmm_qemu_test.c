@@ -295,6 +295,19 @@ static bool edu_dma(FIXTURE_DATA(vmm) *self, uint64_t src, uint64_t dst,
 }
 
 /*
+ * The VMM's CPU writes the pattern of @seed at BAR offset @off to @gpa:
+ * its RAM, or a BAR through QEMU's mapping.
+ */
+static bool fill(FIXTURE_DATA(vmm) *self, uint64_t gpa, uint8_t seed,
+		 uint64_t off)
+{
+	char hex[2 * DMA_LEN + 1];
+
+	pattern_hex(hex, seed, off);
+	return qt(self, "write 0x%llx 0x%x 0x%s", gpa, DMA_LEN, hex);
+}
+
+/*
  * edu copies DMA_LEN pattern bytes (seed @seed, for BAR offset @off) from
  * the VMM's RAM into the BAR at guest-physical @gpa: two DMAs through
  * edu's buffer. The second one goes through the test guest's vIOMMU to the
@@ -303,35 +316,35 @@ static bool edu_dma(FIXTURE_DATA(vmm) *self, uint64_t src, uint64_t dst,
 static bool dma_to_bar(FIXTURE_DATA(vmm) *self, uint64_t gpa, uint8_t seed,
 		       uint64_t off)
 {
-	char hex[2 * DMA_LEN + 1];
-
-	pattern_hex(hex, seed, off);
-	return qt(self, "write 0x%llx 0x%x 0x%s", RAM_SRC, DMA_LEN, hex) &&
+	return fill(self, RAM_SRC, seed, off) &&
 	       edu_dma(self, RAM_SRC, EDU_BUFFER, false) &&
 	       edu_dma(self, EDU_BUFFER, gpa, true);
 }
 
-/* What the VMM's guest reads at @gpa is the pattern of @seed at @off. */
+/*
+ * What the VMM's guest reads at @gpa is the pattern of @seed at BAR
+ * offset @off (false too when the read fails).
+ */
 static bool holds(FIXTURE_DATA(vmm) *self, uint64_t gpa, uint8_t seed,
-		  uint64_t off, bool *yes)
+		  uint64_t off)
 {
 	char hex[2 * DMA_LEN + 1];
 
 	pattern_hex(hex, seed, off);
 	if (!qt(self, "read 0x%llx 0x%x", gpa, DMA_LEN))
 		return false;
-	*yes = !strncmp(self->line, "OK 0x", 5) && !strcmp(self->line + 5, hex);
-	return true;
+	if (!strncmp(self->line, "OK 0x", 5) && !strcmp(self->line + 5, hex))
+		return true;
+	ksft_print_msg("0x%llx does not hold the pattern of seed 0x%02x\n",
+		       (unsigned long long)gpa, seed);
+	return false;
 }
 
-/* The VMM's CPU writes the pattern into the BAR (through QEMU's mmap). */
-static bool fill(FIXTURE_DATA(vmm) *self, uint64_t gpa, uint8_t seed,
-		 uint64_t off)
+/* dma_to_bar(), then the bytes are there. */
+static bool lands(FIXTURE_DATA(vmm) *self, uint64_t gpa, uint8_t seed,
+		  uint64_t off)
 {
-	char hex[2 * DMA_LEN + 1];
-
-	pattern_hex(hex, seed, off);
-	return qt(self, "write 0x%llx 0x%x 0x%s", gpa, DMA_LEN, hex);
+	return dma_to_bar(self, gpa, seed, off) && holds(self, gpa, seed, off);
 }
 
 /* Lines of a file that contain every one of the strings (NULL-ended). */
@@ -654,30 +667,20 @@ FIXTURE_TEARDOWN(vmm)
 /* edu DMAs into the BAR at the address QEMU mapped, and back out of it. */
 TEST_F_TIMEOUT(vmm, p2p, 60)
 {
-	char hex[2 * DMA_LEN + 1];
-	bool yes;
-
-	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x1000, 0x11, 0x1000));
-	ASSERT_TRUE(holds(self, BAR2_GPA + 0x1000, 0x11, 0x1000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2_GPA + 0x1000, 0x11, 0x1000));
 	host_check("present", 0x1000, 0x11);
 	/*
 	 * The BAR as a DMA source, back into the VMM's RAM: edu's buffer
 	 * and the RAM it goes to hold other bytes first.
 	 */
-	pattern_hex(hex, 0x99, 0);
-	ASSERT_TRUE(qt(self, "write 0x%llx 0x%x 0x%s", RAM_SRC, DMA_LEN, hex));
-	ASSERT_TRUE(qt(self, "write 0x%llx 0x%x 0x%s", RAM_DST, DMA_LEN, hex));
+	ASSERT_TRUE(fill(self, RAM_SRC, 0x99, 0));
+	ASSERT_TRUE(fill(self, RAM_DST, 0x99, 0));
 	ASSERT_TRUE(edu_dma(self, RAM_SRC, EDU_BUFFER, false));
 	ASSERT_TRUE(edu_dma(self, BAR2_GPA + 0x1000, EDU_BUFFER, false));
 	ASSERT_TRUE(edu_dma(self, EDU_BUFFER, RAM_DST, true));
-	ASSERT_TRUE(qt(self, "read 0x%llx 0x%x", RAM_DST, DMA_LEN));
-	pattern_hex(hex, 0x11, 0x1000);
-	ASSERT_STREQ(self->line + 5, hex);
+	ASSERT_TRUE(holds(self, RAM_DST, 0x11, 0x1000));
 	/* And into the second ivshmem, below the VMM's root port. */
-	ASSERT_TRUE(dma_to_bar(self, BAR2B_GPA + 0x1000, 0x12, 0x1000));
-	ASSERT_TRUE(holds(self, BAR2B_GPA + 0x1000, 0x12, 0x1000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2B_GPA + 0x1000, 0x12, 0x1000));
 }
 
 /*
@@ -687,7 +690,6 @@ TEST_F_TIMEOUT(vmm, p2p, 60)
 TEST_F_TIMEOUT(vmm, decode_off, 60)
 {
 	uint32_t size;
-	bool yes;
 
 	ASSERT_TRUE(fill(self, BAR2_GPA + 0x2000, 0x21, 0x2000));
 	host_check("fill", 0x2000, 0x21);
@@ -699,34 +701,27 @@ TEST_F_TIMEOUT(vmm, decode_off, 60)
 	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x2000, 0x22, 0x2000));
 	host_check("absent", 0x2000, 0x22);
 	ASSERT_TRUE(decode(self, 0, SLOT_IVSHMEM, true));
-	ASSERT_TRUE(holds(self, BAR2_GPA + 0x2000, 0x21, 0x2000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(holds(self, BAR2_GPA + 0x2000, 0x21, 0x2000));
 	/* Elsewhere: the host checks the blocked range's bytes at the end. */
-	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x2800, 0x23, 0x2800));
-	ASSERT_TRUE(holds(self, BAR2_GPA + 0x2800, 0x23, 0x2800, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2_GPA + 0x2800, 0x23, 0x2800));
 	host_check("present", 0x2800, 0x23);
 }
 
 /* The guest moves the BAR: DMA lands at the new address, not the old. */
 TEST_F_TIMEOUT(vmm, bar_moved, 60)
 {
-	bool yes;
 
 	ASSERT_TRUE(fill(self, BAR2_GPA + 0x3000, 0x31, 0x3000));
 	host_check("fill", 0x3000, 0x31);
 	ASSERT_TRUE(decode(self, 0, SLOT_IVSHMEM, false));
 	ASSERT_TRUE(place_bar2(self, 0, SLOT_IVSHMEM, BAR2_MOVED));
 	ASSERT_TRUE(decode(self, 0, SLOT_IVSHMEM, true));
-	ASSERT_TRUE(dma_to_bar(self, BAR2_MOVED + 0x1000, 0x32, 0x1000));
-	ASSERT_TRUE(holds(self, BAR2_MOVED + 0x1000, 0x32, 0x1000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2_MOVED + 0x1000, 0x32, 0x1000));
 	host_check("present", 0x1000, 0x32);
 	/* The old address: nothing there any more. */
 	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x3000, 0x33, 0x3000));
 	host_check("absent", 0x3000, 0x33);
-	ASSERT_TRUE(holds(self, BAR2_MOVED + 0x3000, 0x31, 0x3000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(holds(self, BAR2_MOVED + 0x3000, 0x31, 0x3000));
 }
 
 /* Wait until a reset has cleared the function's command register. */
@@ -755,7 +750,6 @@ static bool wait_reset(FIXTURE_DATA(vmm) *self, int bus, int slot)
 TEST_F_TIMEOUT(vmm, system_reset, 60)
 {
 	int hot, flr;
-	bool yes;
 
 	hot = count_lines(self->trace, "hot reset: Success", NULL);
 	flr = count_lines(self->trace, "vfio_pci_reset_flr", ivshmem2, NULL);
@@ -764,13 +758,9 @@ TEST_F_TIMEOUT(vmm, system_reset, 60)
 	ASSERT_GT(count_lines(self->trace, "hot reset: Success", NULL), hot);
 	ASSERT_GT(count_lines(self->trace, "vfio_pci_reset_flr", ivshmem2, NULL), flr);
 	ASSERT_TRUE(setup_guest(self, BAR2_GPA));
-	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x4000, 0x41, 0x4000));
-	ASSERT_TRUE(holds(self, BAR2_GPA + 0x4000, 0x41, 0x4000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2_GPA + 0x4000, 0x41, 0x4000));
 	host_check("present", 0x4000, 0x41);
-	ASSERT_TRUE(dma_to_bar(self, BAR2B_GPA + 0x4000, 0x42, 0x4000));
-	ASSERT_TRUE(holds(self, BAR2B_GPA + 0x4000, 0x42, 0x4000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2B_GPA + 0x4000, 0x42, 0x4000));
 }
 
 /*
@@ -783,11 +773,8 @@ TEST_F_TIMEOUT(vmm, bus_reset, 60)
 {
 	uint32_t ctl;
 	int flr, hot;
-	bool yes;
 
-	ASSERT_TRUE(dma_to_bar(self, BAR2B_GPA + 0x5000, 0x51, 0x5000));
-	ASSERT_TRUE(holds(self, BAR2B_GPA + 0x5000, 0x51, 0x5000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2B_GPA + 0x5000, 0x51, 0x5000));
 	flr = count_lines(self->trace, "vfio_pci_reset_flr", ivshmem2, NULL);
 	hot = count_lines(self->trace, "hot reset: Success", NULL);
 	ASSERT_TRUE(cfg_read(self, 0, SLOT_PORT, 0x3c, &ctl));
@@ -798,13 +785,9 @@ TEST_F_TIMEOUT(vmm, bus_reset, 60)
 	ASSERT_EQ(count_lines(self->trace, "hot reset: Success", NULL), hot);
 	ASSERT_TRUE(place_bar2(self, 1, 0, BAR2B_GPA));
 	ASSERT_TRUE(decode(self, 1, 0, true));
-	ASSERT_TRUE(dma_to_bar(self, BAR2B_GPA + 0x6000, 0x52, 0x6000));
-	ASSERT_TRUE(holds(self, BAR2B_GPA + 0x6000, 0x52, 0x6000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2B_GPA + 0x6000, 0x52, 0x6000));
 	/* The slot's devices were not reset: their P2P still lands. */
-	ASSERT_TRUE(dma_to_bar(self, BAR2_GPA + 0x5000, 0x53, 0x5000));
-	ASSERT_TRUE(holds(self, BAR2_GPA + 0x5000, 0x53, 0x5000, &yes));
-	ASSERT_TRUE(yes);
+	ASSERT_TRUE(lands(self, BAR2_GPA + 0x5000, 0x53, 0x5000));
 	host_check("present", 0x5000, 0x53);
 }
 
@@ -857,7 +840,7 @@ static void relay(FIXTURE_DATA(vmm) *self, const int *mon)
 static int interactive(const char *backend)
 {
 	FIXTURE_DATA(vmm) vmm = {}, *self = &vmm;
-	bool landed = false;
+	bool landed;
 	int mon[2];
 
 	if (strcmp(backend, "iommufd") && strcmp(backend, "container")) {
@@ -871,8 +854,7 @@ static int interactive(const char *backend)
 		vmm_stop(self);
 		return KSFT_FAIL;
 	}
-	if (dma_to_bar(self, BAR2_GPA + 0x1000, 0x11, 0x1000))
-		holds(self, BAR2_GPA + 0x1000, 0x11, 0x1000, &landed);
+	landed = lands(self, BAR2_GPA + 0x1000, 0x11, 0x1000);
 	printf("QEMU (%s backend, pid %d): ivshmem %s at 00:04.0 (BAR 2 at 0x%llx),\n"
 	       "edu %s at 00:05.0 (BAR 0 at 0x%llx), ivshmem %s at 01:00.0 below\n"
 	       "its root port 00:06.0 (BAR 2 at 0x%llx). edu DMAed 256 bytes into\n"
