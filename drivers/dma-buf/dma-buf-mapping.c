@@ -312,13 +312,17 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * device, reassign the BAR) before every list it handed out has come
  * back, and must not hand out a list while revoked.
  *
- * When the buffer is usable again, the exporter lifts the revoke and then
- * calls dma_buf_invalidate_mappings() once more, under the reservation
- * lock. An importer that holds no list may call dma_buf_pal_map() from
- * the callback: it fails with -ENODEV while the buffer is revoked and
- * succeeds once the revoke is lifted, so the importer can restore its
- * mapping without user space; or it keeps the buffer unmapped until it is
- * asked to map it again.
+ * A revoke is announced once: the exporter does not call
+ * dma_buf_invalidate_mappings() again when the buffer is usable again.
+ * It lifts the revoke (dma_buf_pal_map() works again) and then calls
+ * dma_buf_notify_available(): an importer that provides
+ * &dma_buf_attach_ops.mappings_available may map the buffer from that
+ * callback, which runs from the core's work item under the reservation
+ * lock and none of the exporter's locks; an importer that does not keeps
+ * the buffer unmapped until it is asked to map it again. Whether a revoke
+ * is temporary (a reset) or for good (the device is closed) is the
+ * exporter's business: after a final revoke it refuses every map with
+ * -ENODEV and notifies nothing.
  *
  * An exporter of this type that lets the buffer be mmapped keeps each
  * VMA's vm_pgoff as the page offset in the buffer, as the dma-buf core
@@ -568,9 +572,10 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * writes them any more) and has given the list back with
  * dma_buf_iov_unmap(). The exporter waits for that before the memory
  * changes owner (the VF is reset or removed). When the revoke is lifted
- * the exporter calls dma_buf_invalidate_mappings() again, and the importer
- * may map once more. There is an unmap because the exporter counts the
- * lists it handed out, as for the other types.
+ * the exporter calls dma_buf_notify_available(), and the importer may map
+ * once more, from &dma_buf_attach_ops.mappings_available or later. There
+ * is an unmap because the exporter counts the lists it handed out, as for
+ * the other types.
  *
  * The pointers of the offer, the VF among them, are only to be followed
  * while the attachment is mapped: a VF can be removed (sriov_numvfs set to

@@ -691,6 +691,8 @@ err_alloc_file:
  * &dma_buf_ops.
  */
 
+static void dma_buf_available_work(struct work_struct *work);
+
 /**
  * dma_buf_export - Creates a new dma_buf, and associates an anon file
  * with this buffer, so it can be exported.
@@ -756,6 +758,7 @@ struct dma_buf *dma_buf_export(const struct dma_buf_export_info *exp_info)
 	dmabuf->cb_in.poll = dmabuf->cb_out.poll = &dmabuf->poll;
 	dmabuf->cb_in.active = dmabuf->cb_out.active = 0;
 	INIT_LIST_HEAD(&dmabuf->attachments);
+	INIT_WORK(&dmabuf->available_work, dma_buf_available_work);
 
 	if (!resv) {
 		dmabuf->resv = (struct dma_resv *)&dmabuf[1];
@@ -1695,6 +1698,70 @@ void dma_buf_invalidate_mappings(struct dma_buf *dmabuf)
 			attach->importer_ops->invalidate_mappings(attach);
 }
 EXPORT_SYMBOL_NS_GPL(dma_buf_invalidate_mappings, "DMA_BUF");
+
+static void dma_buf_available_work(struct work_struct *work)
+{
+	struct dma_buf *dmabuf = container_of(work, struct dma_buf,
+					      available_work);
+	struct dma_buf_attachment *attach;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	list_for_each_entry(attach, &dmabuf->attachments, node)
+		if (attach->importer_ops &&
+		    attach->importer_ops->mappings_available)
+			attach->importer_ops->mappings_available(attach);
+	dma_resv_unlock(dmabuf->resv);
+	/* The reference dma_buf_notify_available() took for the work */
+	fput(dmabuf->file);
+}
+
+/**
+ * dma_buf_notify_available - tell importers a revoked DMA-buf is usable again
+ * @dmabuf:	[in]	buffer whose revoke the exporter lifted
+ *
+ * An exporter that revoked @dmabuf with dma_buf_invalidate_mappings() and
+ * made it usable again calls this once the buffer can be mapped, that is
+ * after its map functions stopped refusing. Importers that provide
+ * &dma_buf_attach_ops.mappings_available are then called from a work item,
+ * under the reservation lock, so that they can map the buffer again
+ * without waiting to be asked by user space. Importers that do not keep
+ * the buffer unmapped until their next use, as before.
+ *
+ * The notification only queues the work, which holds a reference on the
+ * buffer's file until it ran: the exporter may call this with its own
+ * locks held, and with or without the reservation lock, but must hold a
+ * reference on @dmabuf. Notifications that come while one is queued are
+ * merged into it. dma_buf_flush_available() waits for the delivery.
+ *
+ * A revoke is never announced this way: dma_buf_invalidate_mappings()
+ * remains the only notification that the importers' mappings are gone.
+ */
+void dma_buf_notify_available(struct dma_buf *dmabuf)
+{
+	get_file(dmabuf->file);
+	if (!queue_work(system_dfl_wq, &dmabuf->available_work))
+		/* Already queued, with its own reference: not the last one */
+		fput(dmabuf->file);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_notify_available, "DMA_BUF");
+
+/**
+ * dma_buf_flush_available - wait for the delivery of a notification
+ * @dmabuf:	[in]	buffer passed to dma_buf_notify_available()
+ *
+ * Waits until the importers have been called for every
+ * dma_buf_notify_available() of @dmabuf that was issued before, so that an
+ * exporter can tell user space, when the operation that lifted the revoke
+ * returns, that the importers have had their chance to map again. The
+ * caller must hold a reference on @dmabuf, and neither the reservation lock
+ * nor any lock that an importer's map may take.
+ */
+void dma_buf_flush_available(struct dma_buf *dmabuf)
+{
+	might_sleep();
+	flush_work(&dmabuf->available_work);
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_flush_available, "DMA_BUF");
 
 /**
  * DOC: cpu access

@@ -19,8 +19,8 @@
  * errno. If the exporter has invalidated the mappings since then (and the
  * importer gave the ranges back), it returns "invalidated:" and, for each
  * notification, " revoked" or " live": whether a map tried from the
- * callback failed with -ENODEV or worked (a revoke and its end are both
- * notified).
+ * callback failed with -ENODEV or worked. A revoke is notified through
+ * invalidate_mappings, its end through mappings_available.
  */
 #include <linux/debugfs.h>
 #include <linux/dma-buf-mapping.h>
@@ -48,18 +48,11 @@ struct iov_test {
 
 static struct dentry *iov_test_dir;
 
-static void iov_test_invalidate(struct dma_buf_attachment *attach)
+/* Is the buffer revoked, or usable again, at this notification? */
+static void iov_test_probe(struct iov_test *t, struct dma_buf_attachment *attach)
 {
-	struct iov_test *t = attach->importer_priv;
 	const struct dma_buf_iov_list *probe;
 
-	dma_resv_assert_held(attach->dmabuf->resv);
-	/* The PF stops every use of the ranges here, then gives them back. */
-	if (t->list) {
-		dma_buf_iov_unmap(attach, t->list);
-		t->list = NULL;
-	}
-	/* Is the buffer revoked, or usable again, at this notification? */
 	probe = dma_buf_iov_map(attach);
 	if (!IS_ERR(probe))
 		dma_buf_iov_unmap(attach, probe);
@@ -68,8 +61,30 @@ static void iov_test_invalidate(struct dma_buf_attachment *attach)
 		sizeof(t->events));
 }
 
+static void iov_test_invalidate(struct dma_buf_attachment *attach)
+{
+	struct iov_test *t = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	/* The PF stops every use of the ranges here, then gives them back. */
+	if (t->list) {
+		dma_buf_iov_unmap(attach, t->list);
+		t->list = NULL;
+	}
+	iov_test_probe(t, attach);
+}
+
+static void iov_test_available(struct dma_buf_attachment *attach)
+{
+	struct iov_test *t = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	iov_test_probe(t, attach);
+}
+
 static const struct dma_buf_attach_ops iov_test_importer_ops = {
 	.invalidate_mappings = iov_test_invalidate,
+	.mappings_available = iov_test_available,
 };
 
 static __printf(2, 3) void iov_test_printf(struct iov_test *t, const char *fmt,

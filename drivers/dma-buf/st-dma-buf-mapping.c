@@ -95,6 +95,11 @@ struct mt_ctx {
 	struct dma_buf_attachment *held_attach;
 	const struct dma_buf_iov_list *held;
 	int invalidates;
+
+	/* The importer's mappings_available. */
+	int available_calls;
+	bool resv_held_in_available;
+	struct task_struct *available_task;
 };
 
 static struct mt_ctx *mt_ctx(struct dma_buf_attachment *attach)
@@ -1167,6 +1172,90 @@ static void dma_buf_mapping_pal_map_wrong_type(struct kunit *test)
 	dma_buf_detach(ctx->dmabuf, attach);
 }
 
+static void mt_available(struct dma_buf_attachment *attach)
+{
+	struct mt_ctx *ctx = attach->importer_priv;
+
+	ctx->available_calls++;
+	ctx->resv_held_in_available = dma_resv_is_locked(attach->dmabuf->resv);
+	ctx->available_task = current;
+}
+
+static const struct dma_buf_attach_ops mt_available_importer = {
+	.invalidate_mappings = mt_invalidate,
+	.mappings_available = mt_available,
+};
+
+/*
+ * The end of a revoke: dma_buf_notify_available() reaches the importers
+ * that provide mappings_available, from the core's work (not the caller),
+ * under the reservation lock; the others are not called. Notifications
+ * that come before the delivery may merge (never more calls than
+ * notifications), and none reaches an importer that detached.
+ */
+static void dma_buf_mapping_notify_available(struct kunit *test)
+{
+	struct dma_buf_attachment *attach, *plain;
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_available_importer, ctx);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	plain = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+				       &mt_plain_importer, NULL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, plain);
+
+	dma_buf_notify_available(ctx->dmabuf);
+	dma_buf_flush_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, ctx->available_calls, 1);
+	KUNIT_EXPECT_TRUE(test, ctx->resv_held_in_available);
+	KUNIT_EXPECT_PTR_NE(test, ctx->available_task, current);
+
+	/* Held off by the reservation lock: two notifications, one call */
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	dma_buf_notify_available(ctx->dmabuf);
+	dma_buf_notify_available(ctx->dmabuf);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_flush_available(ctx->dmabuf);
+	KUNIT_EXPECT_GE(test, ctx->available_calls, 2);
+	KUNIT_EXPECT_LE(test, ctx->available_calls, 3);
+
+	dma_buf_detach(ctx->dmabuf, attach);
+	ctx->available_calls = 0;
+	dma_buf_notify_available(ctx->dmabuf);
+	dma_buf_flush_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, ctx->available_calls, 0);
+	dma_buf_detach(ctx->dmabuf, plain);
+}
+
+/*
+ * A queued notification holds a reference on the buffer's file until it
+ * is delivered: the exporter may notify and let go of the buffer at once.
+ */
+static void dma_buf_mapping_notify_available_holds_file(struct kunit *test)
+{
+	struct dma_buf_attachment *attach;
+	struct mt_ctx *ctx = mt_setup(test, &mt_legacy_ops);
+	long count;
+
+	attach = dma_buf_dynamic_attach(ctx->dmabuf, ctx->dev,
+					&mt_available_importer, ctx);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	count = file_count(ctx->dmabuf->file);
+
+	/* The work waits for the reservation lock, holding its reference */
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	dma_buf_notify_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->dmabuf->file), count + 1);
+	dma_buf_notify_available(ctx->dmabuf);
+	KUNIT_EXPECT_LE(test, file_count(ctx->dmabuf->file), count + 2);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_flush_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->dmabuf->file), count);
+	KUNIT_EXPECT_GE(test, ctx->available_calls, 1);
+	dma_buf_detach(ctx->dmabuf, attach);
+}
+
 /*
  * The PCI IOV type needs pci_devs that are VFs of a PF (pci_physfn()),
  * which CONFIG_PCI_IOV provides.
@@ -1541,11 +1630,14 @@ static void mt_iov_invalidate(struct dma_buf_attachment *attach)
 
 static const struct dma_buf_attach_ops mt_iov_importer = {
 	.invalidate_mappings = mt_iov_invalidate,
+	.mappings_available = mt_available,
 };
 
 /*
  * Revoke: the importer gives the list back from invalidate_mappings, and
- * maps fail with the exporter's -ENODEV until the revoke is lifted.
+ * maps fail with the exporter's -ENODEV until the revoke is lifted, which
+ * reaches the importer through mappings_available, not a second
+ * invalidate_mappings.
  */
 static void dma_buf_mapping_iov_revoke(struct kunit *test)
 {
@@ -1570,7 +1662,12 @@ static void dma_buf_mapping_iov_revoke(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, PTR_ERR(dma_buf_iov_map(attach)), -ENODEV);
 
 	ctx->iov_map_ret = 0;
-	dma_buf_invalidate_mappings(ctx->dmabuf);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_notify_available(ctx->dmabuf);
+	dma_buf_flush_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, ctx->invalidates, 1);
+	KUNIT_EXPECT_EQ(test, ctx->available_calls, 1);
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
 	list = dma_buf_iov_map(attach);
 	KUNIT_EXPECT_PTR_EQ(test, list, (const struct dma_buf_iov_list *)ctx->iov);
 	if (!IS_ERR(list))
@@ -1617,6 +1714,8 @@ static struct kunit_case dma_buf_mapping_cases[] = {
 	KUNIT_CASE(dma_buf_mapping_pal_map_refuses_bad_list),
 	KUNIT_CASE(dma_buf_mapping_pal_map_passes_exporter_error),
 	KUNIT_CASE(dma_buf_mapping_pal_map_wrong_type),
+	KUNIT_CASE(dma_buf_mapping_notify_available),
+	KUNIT_CASE(dma_buf_mapping_notify_available_holds_file),
 #if IS_ENABLED(CONFIG_PCI_IOV)
 	KUNIT_CASE_PARAM(dma_buf_mapping_iov_match, mt_iov_match_gen_params),
 	KUNIT_CASE_PARAM(dma_buf_mapping_iov_check, mt_iov_check_gen_params),

@@ -22,6 +22,7 @@
 #include <linux/fs.h>
 #include <linux/dma-fence.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/pci-p2pdma.h>
 
 struct device;
@@ -469,6 +470,15 @@ struct dma_buf {
 
 		__poll_t active;
 	} cb_in, cb_out;
+
+	/**
+	 * @available_work:
+	 *
+	 * Delivers &dma_buf_attach_ops.mappings_available to the importers,
+	 * queued by dma_buf_notify_available(). While queued it holds a
+	 * reference on @file.
+	 */
+	struct work_struct available_work;
 };
 
 /**
@@ -500,6 +510,25 @@ struct dma_buf_attach_ops {
 	 * required behavior.
 	 */
 	void (*invalidate_mappings)(struct dma_buf_attachment *attach);
+
+	/**
+	 * @mappings_available: [optional] notification that a revoked DMA-buf
+	 * can be mapped again
+	 *
+	 * Called after the exporter lifted a revoke with
+	 * dma_buf_notify_available(), from a work item of the DMA-buf core,
+	 * with the lock of the reservation object held and no lock of the
+	 * exporter. The importer may map the buffer from the callback, as it
+	 * would on first use, and must not wait for anything the exporter does
+	 * under its own locks. The notification is a hint: several may be
+	 * merged into one, and the buffer may have been revoked again by the
+	 * time it is delivered, in which case mapping fails as it would
+	 * anywhere else. The callback must not attach or detach: the core
+	 * walks the attachments. It is never a substitute for
+	 * @invalidate_mappings, which remains the only notification that
+	 * mappings are gone.
+	 */
+	void (*mappings_available)(struct dma_buf_attachment *attach);
 };
 
 /**
@@ -761,6 +790,8 @@ struct sg_table *dma_buf_map_attachment(struct dma_buf_attachment *,
 void dma_buf_unmap_attachment(struct dma_buf_attachment *, struct sg_table *,
 				enum dma_data_direction);
 void dma_buf_invalidate_mappings(struct dma_buf *dma_buf);
+void dma_buf_notify_available(struct dma_buf *dmabuf);
+void dma_buf_flush_available(struct dma_buf *dmabuf);
 bool dma_buf_attach_revocable(struct dma_buf_attachment *attach);
 int dma_buf_begin_cpu_access(struct dma_buf *dma_buf,
 			     enum dma_data_direction dir);

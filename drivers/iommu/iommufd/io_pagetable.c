@@ -524,7 +524,7 @@ out_unlock:
  * @uptr: User VA to map
  * @length: Number of bytes to map
  * @iommu_prot: Combination of IOMMU_READ/WRITE/etc bits for the mapping
- * @flags: IOPT_ALLOC_IOVA or zero
+ * @flags: IOPT_ALLOC_IOVA, IOPT_RESTORE_DMABUF or zero
  *
  * iova, uptr, and length must be aligned to iova_alignment. For domain backed
  * page tables this will pin the pages and load them into the domain at iova.
@@ -549,7 +549,8 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 		return PTR_ERR(dmabuf);
 	if (dmabuf) {
 		pages = iopt_alloc_dmabuf_pages(ictx, dmabuf, 0, start, length,
-						writable, true);
+						writable,
+						flags & IOPT_RESTORE_DMABUF);
 		if (IS_ERR(pages)) {
 			dma_buf_put(dmabuf);
 			return PTR_ERR(pages);
@@ -576,7 +577,7 @@ int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
  * @start: map file starting at this byte offset
  * @length: Number of bytes to map
  * @iommu_prot: Combination of IOMMU_READ/WRITE/etc bits for the mapping
- * @flags: IOPT_ALLOC_IOVA or zero
+ * @flags: IOPT_ALLOC_IOVA, IOPT_RESTORE_DMABUF or zero
  */
 int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, int fd, unsigned long start,
@@ -602,7 +603,8 @@ int iopt_map_file_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 	if (!IS_ERR(dmabuf)) {
 		pages = iopt_alloc_dmabuf_pages(ictx, dmabuf, start_byte, start,
 						length,
-						iommu_prot & IOMMU_WRITE, false);
+						iommu_prot & IOMMU_WRITE,
+						flags & IOPT_RESTORE_DMABUF);
 		if (IS_ERR(pages)) {
 			dma_buf_put(dmabuf);
 			return PTR_ERR(pages);

@@ -214,11 +214,13 @@ struct iopt_pages_dmabuf_track {
  *  revoked:  the exporter's invalidate_mappings (iopt_revoke_notify(),
  *            under the reservation lock, taking pages->mutex) unmapped
  *            every domain, returned @pal with dma_buf_pal_unmap() and
- *            cleared it. Pages made by IOMMU_IOAS_MAP_FILE stay so until
- *            userspace unmaps them. Pages made by user address
- *            (@restore) go back to mapped when a later invalidate_mappings
- *            finds that the exporter maps the buffer again: the same
- *            callback maps @pal into every tracked domain.
+ *            cleared it. Pages stay so until userspace unmaps them,
+ *            unless they were mapped with IOMMU_IOAS_MAP_RESTORE (or by
+ *            VFIO_IOMMU_MAP_DMA): those (@restore) go back to mapped when
+ *            the exporter lifts the revoke and the dma-buf core calls
+ *            iopt_dmabuf_available() from its work, under the reservation
+ *            lock, taking pages->mutex, which maps @pal into every
+ *            tracked domain.
  *  gone:     iopt_release_pages() returns @pal if still mapped, clears
  *            @restore, unpins and detaches.
  *

@@ -103,6 +103,8 @@ int iopt_get_pages(struct io_pagetable *iopt, unsigned long iova,
 void iopt_free_pages_list(struct list_head *pages_list);
 enum {
 	IOPT_ALLOC_IOVA = 1 << 0,
+	/* Map a dma-buf again when its exporter lifts a revoke */
+	IOPT_RESTORE_DMABUF = 1 << 1,
 };
 int iopt_map_user_pages(struct iommufd_ctx *ictx, struct io_pagetable *iopt,
 			unsigned long *iova, void __user *uptr,

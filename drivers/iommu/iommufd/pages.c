@@ -53,6 +53,7 @@
 #include <linux/iommu.h>
 #include <linux/iommufd.h>
 #include <linux/kthread.h>
+#include <linux/memcontrol.h>
 #include <linux/overflow.h>
 #include <linux/slab.h>
 #include <linux/sched/mm.h>
@@ -1524,25 +1525,43 @@ static void iopt_revoke_notify(struct dma_buf_attachment *attach)
 	struct iopt_pages_dmabuf_track *track;
 
 	guard(mutex)(&pages->mutex);
-	if (!iopt_dmabuf_revoked(pages)) {
-		list_for_each_entry(track, &pages->dmabuf.tracker, elm)
-			iopt_dmabuf_unmap_tracked(track);
-		/* The exporter waits for this to finish revoking */
-		dma_buf_pal_unmap(attach, pages->dmabuf.pal);
-		pages->dmabuf.pal = NULL;
-	}
+	if (iopt_dmabuf_revoked(pages))
+		return;
 
-	/*
-	 * The exporter also calls this after it lifted a revoke: pages made
-	 * by user address, once mapped (@attach set), map the buffer again.
-	 * While the buffer is revoked the exporter refuses the map.
-	 */
-	if (pages->dmabuf.restore && pages->dmabuf.attach)
-		iopt_dmabuf_restore(pages, attach);
+	list_for_each_entry(track, &pages->dmabuf.tracker, elm)
+		iopt_dmabuf_unmap_tracked(track);
+	/* The exporter waits for this to finish revoking */
+	dma_buf_pal_unmap(attach, pages->dmabuf.pal);
+	pages->dmabuf.pal = NULL;
+}
+
+/*
+ * The exporter lifted a revoke. Called from the dma-buf core's work under
+ * the reservation lock, with no lock of the exporter held: pages that
+ * asked for it (@restore) and are mapped (@attach set) map the buffer
+ * again, with the page tables charged to the memory cgroup of the process
+ * that mapped them, not to the worker.
+ */
+static void iopt_dmabuf_available(struct dma_buf_attachment *attach)
+{
+	struct iopt_pages *pages = attach->importer_priv;
+	struct mem_cgroup *memcg, *old_memcg;
+
+	guard(mutex)(&pages->mutex);
+	if (!pages->dmabuf.restore || !pages->dmabuf.attach ||
+	    !iopt_dmabuf_revoked(pages))
+		return;
+
+	memcg = get_mem_cgroup_from_mm(pages->source_mm);
+	old_memcg = set_active_memcg(memcg);
+	iopt_dmabuf_restore(pages, attach);
+	set_active_memcg(old_memcg);
+	mem_cgroup_put(memcg);
 }
 
 static const struct dma_buf_attach_ops iopt_dmabuf_attach_revoke_ops = {
 	.invalidate_mappings = iopt_revoke_notify,
+	.mappings_available = iopt_dmabuf_available,
 };
 
 static int iopt_map_dmabuf(struct iommufd_ctx *ictx, struct iopt_pages *pages,

@@ -2266,14 +2266,21 @@ static int iommufd_test_dmabuf_revoke(struct iommufd_ucmd *ucmd, int fd,
 	priv = dmabuf->priv;
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoked;
-	dma_buf_invalidate_mappings(dmabuf);
 	/*
 	 * Like a real exporter, the revoke is complete only once every
 	 * importer has returned its list; one that kept it fails the test.
 	 */
-	if (revoked && priv->pal_maps)
-		rc = -EBUSY;
+	if (revoked) {
+		dma_buf_invalidate_mappings(dmabuf);
+		if (priv->pal_maps)
+			rc = -EBUSY;
+	} else {
+		dma_buf_notify_available(dmabuf);
+	}
 	dma_resv_unlock(dmabuf->resv);
+	/* As VFIO does: the restore is done when the un-revoke returns */
+	if (!revoked)
+		dma_buf_flush_available(dmabuf);
 
 err_put:
 	dma_buf_put(dmabuf);

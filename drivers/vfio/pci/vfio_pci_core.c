@@ -1559,6 +1559,7 @@ long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 	void __user *uarg = (void __user *)arg;
+	long ret;
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
@@ -1572,7 +1573,9 @@ long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 	case VFIO_DEVICE_PCI_HOT_RESET:
 		return vfio_pci_ioctl_pci_hot_reset(vdev, uarg);
 	case VFIO_DEVICE_RESET:
-		return vfio_pci_ioctl_reset(vdev, uarg);
+		ret = vfio_pci_ioctl_reset(vdev, uarg);
+		vfio_pci_dma_buf_sync(vdev);
+		return ret;
 	case VFIO_DEVICE_SET_IRQS:
 		return vfio_pci_ioctl_set_irqs(vdev, uarg);
 	default:
@@ -1613,6 +1616,7 @@ int vfio_pci_core_ioctl_feature(struct vfio_device *device, u32 flags,
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(device, struct vfio_pci_core_device, vdev);
+	int ret;
 
 	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
 	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
@@ -1621,7 +1625,9 @@ int vfio_pci_core_ioctl_feature(struct vfio_device *device, u32 flags,
 		return vfio_pci_core_pm_entry_with_wakeup(vdev, flags,
 							  arg, argsz);
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
-		return vfio_pci_core_pm_exit(vdev, flags, arg, argsz);
+		ret = vfio_pci_core_pm_exit(vdev, flags, arg, argsz);
+		vfio_pci_dma_buf_sync(vdev);
+		return ret;
 	case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
 		return vfio_pci_core_feature_token(vdev, flags, arg, argsz);
 	case VFIO_DEVICE_FEATURE_DMA_BUF:
@@ -1686,11 +1692,15 @@ ssize_t vfio_pci_core_read(struct vfio_device *core_vdev, char __user *buf,
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	ssize_t ret;
 
 	if (!count)
 		return 0;
 
-	return vfio_pci_rw(vdev, buf, count, ppos, false);
+	ret = vfio_pci_rw(vdev, buf, count, ppos, false);
+	/* A config write or read (a wake-up) can lift a revoke */
+	vfio_pci_dma_buf_sync(vdev);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_pci_core_read);
 
@@ -1699,11 +1709,15 @@ ssize_t vfio_pci_core_write(struct vfio_device *core_vdev, const char __user *bu
 {
 	struct vfio_pci_core_device *vdev =
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	ssize_t ret;
 
 	if (!count)
 		return 0;
 
-	return vfio_pci_rw(vdev, (char __user *)buf, count, ppos, true);
+	ret = vfio_pci_rw(vdev, (char __user *)buf, count, ppos, true);
+	/* A config write or read (a wake-up) can lift a revoke */
+	vfio_pci_dma_buf_sync(vdev);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_pci_core_write);
 
@@ -2633,8 +2647,10 @@ err_undo:
 		up_write(&vdev->memory_lock);
 	}
 
-	list_for_each_entry(vdev, &dev_set->device_list, vdev.dev_set_list)
+	list_for_each_entry(vdev, &dev_set->device_list, vdev.dev_set_list) {
 		pm_runtime_put(&vdev->pdev->dev);
+		vfio_pci_dma_buf_sync(vdev);
+	}
 
 err_unlock:
 	mutex_unlock(&dev_set->lock);

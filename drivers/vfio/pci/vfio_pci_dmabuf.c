@@ -50,6 +50,11 @@ struct vfio_pci_dma_buf {
 	 * path reads it without them.
 	 */
 	bool revoked;
+	/*
+	 * Under dmabufs_lock: the device's dmabufs_lifted when the delivery
+	 * of this buffer's notifications was last waited for.
+	 */
+	unsigned long synced;
 };
 
 static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
@@ -602,6 +607,8 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	dma_resv_lock(priv->dmabuf->resv, NULL);
 	WRITE_ONCE(priv->revoked,
 		   vdev->dmabufs_revoked || !vfio_pci_dma_buf_usable(vdev));
+	/* Nothing of this buffer to wait for until the next lift */
+	priv->synced = vdev->dmabufs_lifted;
 	list_add_tail(&priv->dmabufs_elm, &vdev->dmabufs);
 	dma_resv_unlock(priv->dmabuf->resv);
 	mutex_unlock(&vdev->dmabufs_lock);
@@ -756,19 +763,21 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 		if (priv->revoked != revoked) {
 			dma_resv_lock(priv->dmabuf->resv, NULL);
-			/*
-			 * Importers hear of both transitions, after the state
-			 * changed: a revoked buffer maps nothing, and one that
-			 * is usable again may be mapped from the callback.
-			 */
 			WRITE_ONCE(priv->revoked, revoked);
-			if (revoked && priv->cpu_mmap)
-				unmap_mapping_range(priv->dmabuf->file->f_mapping,
-						    0, priv->size, true);
-			dma_buf_invalidate_mappings(priv->dmabuf);
-			dma_resv_wait_timeout(priv->dmabuf->resv,
-					      DMA_RESV_USAGE_BOOKKEEP, false,
-					      MAX_SCHEDULE_TIMEOUT);
+			/*
+			 * Importers hear of a revoke only: no map is possible
+			 * until it is lifted, and lifting it is told apart.
+			 */
+			if (revoked) {
+				if (priv->cpu_mmap)
+					unmap_mapping_range(priv->dmabuf->file->f_mapping,
+							    0, priv->size, true);
+				dma_buf_invalidate_mappings(priv->dmabuf);
+				dma_resv_wait_timeout(priv->dmabuf->resv,
+						      DMA_RESV_USAGE_BOOKKEEP,
+						      false,
+						      MAX_SCHEDULE_TIMEOUT);
+			}
 			dma_resv_unlock(priv->dmabuf->resv);
 			if (revoked) {
 				kref_put(&priv->kref, vfio_pci_dma_buf_done);
@@ -784,10 +793,72 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 				 */
 				kref_init(&priv->kref);
 				reinit_completion(&priv->comp);
+			} else {
+				/*
+				 * Importers that map the buffer again do so
+				 * from the core's work, outside these locks;
+				 * vfio_pci_dma_buf_sync() waits for it.
+				 */
+				dma_buf_notify_available(priv->dmabuf);
+				WRITE_ONCE(vdev->dmabufs_lifted,
+					   vdev->dmabufs_lifted + 1);
 			}
 		}
 		fput(priv->dmabuf->file);
 	}
+}
+
+/*
+ * Wait until the importers of every dma-buf whose revoke was lifted have
+ * been told (dma_buf_flush_available()), so that the config write, reset
+ * or low power exit that lifted it returns with the buffers mapped again
+ * by the importers that map them by themselves (iommufd, for mappings
+ * that asked for it). A lift from a runtime resume is waited for by the
+ * access that woke the device, if it came through the device fd, and by
+ * any later call of this. Called without memory_lock.
+ *
+ * Each lift counts in dmabufs_lifted; a caller waits for every buffer
+ * that has not been waited for since the count it read, also for the
+ * buffers another caller is waiting for at the same time (flush_work()
+ * lets both wait), and records the count as done only afterwards.
+ */
+void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
+{
+	struct vfio_pci_dma_buf *priv, *found;
+	unsigned long lifted;
+
+	lifted = READ_ONCE(vdev->dmabufs_lifted);
+	if (READ_ONCE(vdev->dmabufs_synced) == lifted)
+		return;
+
+	do {
+		found = NULL;
+		scoped_guard(mutex, &vdev->dmabufs_lock) {
+			list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
+				if ((long)(priv->synced - lifted) >= 0)
+					continue;
+				/* A dying buffer has no delivery queued */
+				if (!get_file_active(&priv->dmabuf->file)) {
+					priv->synced = lifted;
+					continue;
+				}
+				found = priv;
+				break;
+			}
+			if (!found &&
+			    (long)(vdev->dmabufs_synced - lifted) < 0)
+				WRITE_ONCE(vdev->dmabufs_synced, lifted);
+		}
+		if (!found)
+			break;
+		/* Not under dmabufs_lock: mmap() takes it */
+		dma_buf_flush_available(found->dmabuf);
+		scoped_guard(mutex, &vdev->dmabufs_lock) {
+			if ((long)(found->synced - lifted) < 0)
+				found->synced = lifted;
+		}
+		dma_buf_put(found->dmabuf);
+	} while (found);
 }
 
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)

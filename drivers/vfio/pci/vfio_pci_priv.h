@@ -129,6 +129,7 @@ int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 				  size_t argsz);
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev);
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked);
+void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev);
 int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 			      struct vm_area_struct *vma, unsigned int bar,
 			      u64 start, u64 len);
@@ -145,6 +146,10 @@ static inline void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 }
 static inline void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev,
 					 bool revoked)
+{
+}
+
+static inline void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
 {
 }
 

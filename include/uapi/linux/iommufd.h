@@ -183,11 +183,20 @@ struct iommu_ioas_allow_iovas {
  *                             IOVA to place the mapping at
  * @IOMMU_IOAS_MAP_WRITEABLE: DMA is allowed to write to this mapping
  * @IOMMU_IOAS_MAP_READABLE: DMA is allowed to read from this mapping
+ * @IOMMU_IOAS_MAP_RESTORE: For IOMMU_IOAS_MAP and IOMMU_IOAS_MAP_FILE: a
+ *                          mapping of a dma-buf is mapped again, at the same
+ *                          IOVA, when the exporter lifts a revoke of it and
+ *                          says so (vfio-pci does), instead of staying
+ *                          unmapped until user space unmaps it. Ignored for
+ *                          a mapping of memory, so it can be passed for
+ *                          every map. Not for IOMMU_IOAS_COPY: a copy shares
+ *                          the behaviour of its source.
  */
 enum iommufd_ioas_map_flags {
 	IOMMU_IOAS_MAP_FIXED_IOVA = 1 << 0,
 	IOMMU_IOAS_MAP_WRITEABLE = 1 << 1,
 	IOMMU_IOAS_MAP_READABLE = 1 << 2,
+	IOMMU_IOAS_MAP_RESTORE = 1 << 3,
 };
 
 /**
@@ -212,11 +221,14 @@ enum iommufd_ioas_map_flags {
  * A range that lies in one mmap of a dma-buf (such as a VFIO BAR mmap, which
  * vfio-pci backs with a dma-buf) maps that dma-buf slice as
  * IOMMU_IOAS_MAP_FILE would, with its rules: the exporter can revoke it, and
- * access objects cannot use it. Unlike a mapping made by IOMMU_IOAS_MAP_FILE,
- * it is mapped again at the same IOVA when the exporter lifts the revoke (for
- * a VFIO BAR: memory decode on again, reset done), unless the kernel cannot
- * map it then (out of memory), when it stays unmapped until user space unmaps
- * it; closing or unbinding the exporting device ends it for good. Such a
+ * access objects cannot use it. A revoke removes it from the IOMMU; with
+ * IOMMU_IOAS_MAP_RESTORE it is mapped again at the same IOVA when the exporter
+ * lifts the revoke (for a VFIO BAR: memory decode on again, reset done, low
+ * power ended; vfio-pci returns from the config access or ioctl that lifted it
+ * once the mapping is back), unless the kernel cannot map it then (out of
+ * memory): it then stays unmapped until the revoke ends again or user space
+ * unmaps it. Closing or unbinding the exporting device ends it for good.
+ * Without the flag it stays unmapped until user space unmaps it. Such a
  * range must be whole pages of one VMA: -EINVAL otherwise, also for a range
  * that mixes memory and a dma-buf. A range that reaches into other I/O memory
  * (VM_IO or VM_PFNMAP) fails with -EFAULT. While the exporter revokes the
@@ -277,7 +289,8 @@ struct iommu_ioas_noiommu_get_pa {
  * the mapping is contiguous in IOVA whatever the number of ranges. Other
  * dma-bufs are refused with EOPNOTSUPP, and a revoked one with ENODEV.
  * When the exporter revokes the dma-buf, iommufd removes the mapping from
- * every domain; it stays revoked until it is unmapped and mapped again.
+ * every domain; it stays revoked until it is unmapped and mapped again, or,
+ * with IOMMU_IOAS_MAP_RESTORE, until the exporter lifts the revoke.
  * All other arguments and semantics match those of IOMMU_IOAS_MAP.
  */
 struct iommu_ioas_map_file {

@@ -1683,15 +1683,20 @@ static void check_dmabuf_unmapped(struct __test_metadata *_metadata, int fd,
 
 /*
  * IOMMU_IOAS_MAP of a mmap of the dma-buf maps the dma-buf, as MAP_FILE
- * would: each page where the layout puts it, unmapped while the buffer is
- * revoked, and, unlike MAP_FILE, mapped again at the same IOVA when the
- * revoke is lifted. The mmap starts a page into the buffer.
+ * would: each page where the layout puts it, and unmapped while the buffer
+ * is revoked. A mapping made with IOMMU_IOAS_MAP_RESTORE, by address or by
+ * MAP_FILE, is mapped again at the same IOVA when the revoke is lifted; one
+ * made without stays unmapped. The flag is accepted, and ignored, for
+ * memory. The mmap starts a page into the buffer.
  */
 TEST_F(iommufd_ioas, dmabuf_map_va)
 {
+	const unsigned int restore = IOMMU_IOAS_MAP_WRITEABLE |
+				     IOMMU_IOAS_MAP_READABLE |
+				     IOMMU_IOAS_MAP_RESTORE;
 	const unsigned int layout = MOCK_DMABUF_PAGE_RANGES_REVERSED;
 	size_t buf_size = PAGE_SIZE * 8, n = 8;
-	__u64 iova, iova_file;
+	__u64 iova, iova_plain, iova_file, iova_file_plain, iova_mem;
 	void *va;
 	int dfd;
 
@@ -1702,36 +1707,59 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 	ASSERT_NE(MAP_FAILED, va);
 
 	/* Pages 1 to n - 2 by address, and all of them by MAP_FILE */
-	test_ioctl_ioas_map(va, buf_size - 2 * PAGE_SIZE, &iova);
-	test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova_file);
-	if (variant->mock_domains)
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, va,
+					  buf_size - 2 * PAGE_SIZE, &iova,
+					  restore));
+	test_ioctl_ioas_map(va, buf_size - 2 * PAGE_SIZE, &iova_plain);
+	ASSERT_EQ(0, _test_ioctl_ioas_map_file(self->fd, self->ioas_id, dfd, 0,
+					       buf_size, &iova_file, restore));
+	test_ioctl_ioas_map_file(dfd, 0, buf_size, &iova_file_plain);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, buffer,
+					  PAGE_SIZE, &iova_mem, restore));
+	if (variant->mock_domains) {
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, iova, 1, n - 2);
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova_plain, 1, n - 2);
+	}
 
 	test_cmd_revoke_dmabuf(dfd, true);
 	if (variant->mock_domains) {
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
 				      iova, n - 2);
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_plain, n - 2);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
 				      iova_file, n);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_file_plain, n);
 	}
+	/* Done, with the restores, when the mock's un-revoke returns */
 	test_cmd_revoke_dmabuf(dfd, false);
 	if (variant->mock_domains) {
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, iova, 1, n - 2);
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
-				      iova_file, n);
+				      iova_plain, n - 2);
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova_file, 0, n);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_file_plain, n);
 	}
 
 	test_ioctl_ioas_unmap(iova, buf_size - 2 * PAGE_SIZE);
+	test_ioctl_ioas_unmap(iova_plain, buf_size - 2 * PAGE_SIZE);
 	test_ioctl_ioas_unmap(iova_file, buf_size);
+	test_ioctl_ioas_unmap(iova_file_plain, buf_size);
+	test_ioctl_ioas_unmap(iova_mem, PAGE_SIZE);
 	ASSERT_EQ(0, munmap(va, buf_size - PAGE_SIZE));
 	close(dfd);
 }
 
 /*
- * The other IOAS operations on a dma-buf mapped by address: IOMMU_IOAS_COPY
- * shares it, and the copy is revoked and restored with it, also in a
+ * The other IOAS operations on a dma-buf mapped by address (with
+ * IOMMU_IOAS_MAP_RESTORE): IOMMU_IOAS_COPY shares it, and the copy is
+ * revoked and restored with it, also in a
  * domain added while it was revoked; a part of it cannot be unmapped
  * (ENOENT), access objects can neither pin nor read it (EINVAL), and
  * IOMMU_IOAS_CHANGE_PROCESS refuses it as it refuses every area that is
@@ -1770,7 +1798,19 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	test_cmd_get_dmabuf_rw(buf_size, layout, &dfd);
 	va = mmap(NULL, buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
 	ASSERT_NE(MAP_FAILED, va);
-	test_ioctl_ioas_map_fixed(va, buf_size, iova);
+	ASSERT_EQ(0, _test_ioctl_ioas_map(self->fd, self->ioas_id, va, buf_size,
+					  &iova,
+					  IOMMU_IOAS_MAP_FIXED_IOVA |
+						  IOMMU_IOAS_MAP_WRITEABLE |
+						  IOMMU_IOAS_MAP_READABLE |
+						  IOMMU_IOAS_MAP_RESTORE));
+
+	/* A copy shares the source's restore: the flag is not for COPY */
+	copy_cmd.flags |= IOMMU_IOAS_MAP_RESTORE;
+	copy_cmd.src_iova = iova + PAGE_SIZE;
+	copy_cmd.dst_iova = iova + buf_size;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_COPY, &copy_cmd));
+	copy_cmd.flags &= ~IOMMU_IOAS_MAP_RESTORE;
 
 	/* Pages 1 and 2 copied to an IOVA of their own */
 	copy_cmd.src_iova = iova + PAGE_SIZE;

@@ -706,8 +706,8 @@ TEST_F(vfio_pci_dmabuf_test, mmap_memory_decode)
 
 /*
  * IOMMU_IOAS_MAP of a BAR's mmap maps the dma-buf that vfio-pci puts under
- * it, as MAP_FILE of that dma-buf would: a slice or the whole BAR, and a
- * mmap of a dma-buf fd the same way.
+ * it, as MAP_FILE of that dma-buf would: a slice or the whole BAR (also
+ * with IOMMU_IOAS_MAP_RESTORE), and a mmap of a dma-buf fd the same way.
  */
 TEST_F(vfio_pci_dmabuf_test, map_va)
 {
@@ -722,6 +722,8 @@ TEST_F(vfio_pci_dmabuf_test, map_va)
 	int fd;
 
 	ASSERT_EQ(0, __iommu_map(self->iommu, &region));
+	iommu_unmap(self->iommu, &region);
+	ASSERT_EQ(0, __iommu_map_restore(self->iommu, &region));
 	iommu_unmap(self->iommu, &region);
 
 	region.vaddr = bar + SZ_4K;

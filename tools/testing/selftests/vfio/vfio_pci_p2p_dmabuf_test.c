@@ -98,6 +98,7 @@ enum {
 	SLOT_DESCENDING,
 	SLOT_MANY_RANGES,
 	SLOT_MAP_VA,
+	SLOT_MAP_VA_NO_RESTORE,
 	SLOT_HOT_RESET,
 	SLOT_HOT_RESET_CLOSED,
 	SLOT_LOW_POWER,
@@ -688,9 +689,11 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power)
 
 /*
  * A wake-up from LOW_POWER_ENTRY_WITH_WAKEUP ends low power from the
- * exporter's runtime resume, and a BAR mapped by address comes back at
- * its IOVA there, with nothing from user space: a DMA in low power does
- * not land, one after the wake-up does.
+ * exporter's runtime resume, and a BAR mapped by address with
+ * IOMMU_IOAS_MAP_RESTORE comes back at its IOVA, with nothing from user
+ * space but the access that woke the device (which returns once the
+ * mapping is back): a DMA in low power does not land, one after the
+ * wake-up does.
  */
 TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power_wakeup)
 {
@@ -708,7 +711,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_low_power_wakeup)
 	efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ASSERT_LE(0, efd);
 	/* IOVA BAR_IOVA + x is BAR offset x, as the helpers expect. */
-	ASSERT_EQ(0, __iommu_map(p2p->iommu, &region));
+	ASSERT_EQ(0, __iommu_map_restore(p2p->iommu, &region));
 	p2p_write(p2p, base + BEFORE_OFF, REVOKE_LEN, seed);
 	bar_fill(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed);
 
@@ -1033,11 +1036,12 @@ TEST_F(vfio_pci_p2p_dmabuf_test, no_automatic_remap)
 
 /*
  * Map a BAR mmap by address, as a VMM maps a BAR for its guest, with the
- * IOMMU interface of p2p->iommu: iommufd maps the dma-buf that vfio-pci
- * puts under the mmap, DMA lands through it, memory decode off revokes it
- * as it revokes a MAP_FILE of a dma-buf, and, unlike a MAP_FILE, decode on
- * and a reset bring it back at the same IOVA with nothing from user space,
- * as a guest sizing a BAR or resetting its device needs. The mmap is of
+ * IOMMU interface of p2p->iommu (iommufd's own with IOMMU_IOAS_MAP_RESTORE,
+ * which a VFIO container always implies): iommufd maps the dma-buf that
+ * vfio-pci puts under the mmap, DMA lands through it, memory decode off
+ * revokes it as it revokes a MAP_FILE of a dma-buf, and decode on and a
+ * reset bring it back at the same IOVA with nothing from user space, as a
+ * guest sizing a BAR or resetting its device needs. The mmap is of
  * the test's slot only, with its first page unmapped again, so that the
  * VMA starts a page into its dma-buf and the dma-buf a slot into the BAR:
  * every byte has to land where the offsets of both say.
@@ -1065,7 +1069,7 @@ static void __map_va_flow(struct __test_metadata *_metadata, struct p2p *p2p,
 	region.vaddr = va + SZ_4K;
 
 	/* IOVA BAR_IOVA + x is BAR offset x, as the helpers expect. */
-	ASSERT_EQ(0, __iommu_map(p2p->iommu, &region));
+	ASSERT_EQ(0, __iommu_map_restore(p2p->iommu, &region));
 	p2p_write(p2p, base + SZ_4K, REVOKE_LEN, seed);
 	p2p_read(p2p, base + 2 * SZ_4K + 0x80, REVOKE_LEN, seed + 3);
 	bar_fill(p2p, blocked, REVOKE_LEN, ~seed);
@@ -1104,6 +1108,41 @@ static bool one_group(void)
 {
 	return sysfs_iommu_group_get(exporter_bdf) ==
 	       sysfs_iommu_group_get(engine_bdf);
+}
+
+/*
+ * Without IOMMU_IOAS_MAP_RESTORE a BAR mapped by address through iommufd's
+ * own interface stays unmapped after decode off and on, as a MAP_FILE of a
+ * dma-buf does, until user space maps it again: the DMA after decode on
+ * does not land, the one after the new map does.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, map_va_no_restore)
+{
+	struct p2p *p2p = &self->p2p;
+	const u64 base = slot(SLOT_MAP_VA_NO_RESTORE);
+	const u8 seed = 0xb8;
+	struct dma_region region = {
+		.vaddr = bar_vaddr(p2p) + base,
+		.size = SLOT_SIZE,
+		.iova = BAR_IOVA + base,
+	};
+
+	if (!p2p->iommu->iommufd)
+		SKIP(return, "a VFIO container always restores\n");
+	ASSERT_EQ(0, __iommu_map(p2p->iommu, &region));
+	p2p_write(p2p, base + BEFORE_OFF, REVOKE_LEN, seed);
+	bar_fill(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed);
+
+	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	revoke_blocked_dma(p2p, base, seed);
+	bar_check(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed,
+		  "DMA after decode on, without the restore");
+
+	iommu_unmap(p2p->iommu, &region);
+	ASSERT_EQ(0, __iommu_map(p2p->iommu, &region));
+	p2p_write(p2p, base + AFTER_OFF, REVOKE_LEN, seed + 2);
+	iommu_unmap(p2p->iommu, &region);
 }
 
 /*
@@ -1259,8 +1298,8 @@ static int hot_reset(int device_fd, int group_fd)
  * revokes the dma-bufs of both devices for the time of the reset, as
  * VFIO_DEVICE_RESET does for one: afterwards a MAP_FILE of the exporter's
  * dma-buf stays revoked until it is mapped again, while its BAR mmap and
- * the IOMMU mapping of that mmap by address work again with nothing from
- * user space. Of the revokes, only the one of the exporter's MAP_FILE
+ * the IOMMU mapping of that mmap by address (with IOMMU_IOAS_MAP_RESTORE)
+ * work again with nothing from user space. Of the revokes, only the one of the exporter's MAP_FILE
  * mapping shows (its DMA does not land); the rest shows that both devices
  * are usable after the reset: the engine's BAR mmap (the engine is
  * programmed through it), and a dma-buf of its BAR, mapped with MAP_FILE
@@ -1289,7 +1328,7 @@ TEST_F(vfio_pci_p2p_dmabuf_test, hot_reset_open)
 		     engine_bdf);
 
 	revoke_prepare(p2p, base, seed);
-	ASSERT_EQ(0, __iommu_map(p2p->iommu, &va));
+	ASSERT_EQ(0, __iommu_map_restore(p2p->iommu, &va));
 	engine_buf = dmabuf_get(p2p->engine->fd, 0, &r, 1);
 	ASSERT_LE(0, engine_buf);
 	ASSERT_EQ(0, __iommu_map_file(p2p->iommu, engine_buf, 0, info->size,
@@ -1439,7 +1478,9 @@ TEST(hot_reset_closed_group)
 /*
  * storm: the exporter's BAR mapped and unmapped as fast as it goes, with
  * IOMMU_IOAS_MAP_FILE of a dma-buf in one thread and with IOMMU_IOAS_MAP
- * of a BAR mmap by address in another, while a third toggles memory
+ * of a BAR mmap by address in another (every other time with
+ * IOMMU_IOAS_MAP_RESTORE, so that restores race too), while a third
+ * toggles memory
  * decode and a fourth resets the device (VFIO_DEVICE_RESET where it has
  * a reset method, and VFIO_DEVICE_PCI_HOT_RESET where a hot reset takes
  * it, in turn). Each map works or finds the BAR revoked (ENODEV), each
@@ -1514,6 +1555,9 @@ static int storm_round(struct storm *st, int n, unsigned long round)
 			return ret == -ENODEV ? 1 : ret;
 		break;
 	case STORM_MAP_VA:
+		/* Every other map restores: restores race the revokes too */
+		if (round & 1)
+			map.flags |= IOMMU_IOAS_MAP_RESTORE;
 		if (ioctl(iommu->iommufd, IOMMU_IOAS_MAP, &map))
 			return errno == ENODEV ? 1 : -errno;
 		break;

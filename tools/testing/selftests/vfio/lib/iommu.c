@@ -113,13 +113,14 @@ static int vfio_iommu_map(struct iommu *iommu, struct dma_region *region)
 	return 0;
 }
 
-static int iommufd_map(struct iommu *iommu, struct dma_region *region)
+static int iommufd_map(struct iommu *iommu, struct dma_region *region,
+		       u32 flags)
 {
 	struct iommu_ioas_map args = {
 		.size = sizeof(args),
 		.flags = IOMMU_IOAS_MAP_READABLE |
 			 IOMMU_IOAS_MAP_WRITEABLE |
-			 IOMMU_IOAS_MAP_FIXED_IOVA,
+			 IOMMU_IOAS_MAP_FIXED_IOVA | flags,
 		.user_va = (u64)region->vaddr,
 		.iova = region->iova,
 		.length = region->size,
@@ -132,12 +133,13 @@ static int iommufd_map(struct iommu *iommu, struct dma_region *region)
 	return 0;
 }
 
-int __iommu_map(struct iommu *iommu, struct dma_region *region)
+static int iommu_map_flags(struct iommu *iommu, struct dma_region *region,
+			   u32 iommufd_flags)
 {
 	int ret;
 
 	if (iommu->iommufd)
-		ret = iommufd_map(iommu, region);
+		ret = iommufd_map(iommu, region, iommufd_flags);
 	else
 		ret = vfio_iommu_map(iommu, region);
 
@@ -147,6 +149,16 @@ int __iommu_map(struct iommu *iommu, struct dma_region *region)
 	list_add(&region->link, &iommu->dma_regions);
 
 	return 0;
+}
+
+int __iommu_map(struct iommu *iommu, struct dma_region *region)
+{
+	return iommu_map_flags(iommu, region, 0);
+}
+
+int __iommu_map_restore(struct iommu *iommu, struct dma_region *region)
+{
+	return iommu_map_flags(iommu, region, IOMMU_IOAS_MAP_RESTORE);
 }
 
 static int __vfio_iommu_unmap(int fd, u64 iova, u64 size, u32 flags, u64 *unmapped)

@@ -37,6 +37,13 @@ void iommu_cleanup(struct iommu *iommu);
 
 int __iommu_map(struct iommu *iommu, struct dma_region *region);
 
+/*
+ * As __iommu_map(), and with iommufd a mapping of a dma-buf (a BAR mmap)
+ * that comes back after a revoke (IOMMU_IOAS_MAP_RESTORE), as a VFIO
+ * container's mapping does.
+ */
+int __iommu_map_restore(struct iommu *iommu, struct dma_region *region);
+
 static inline void iommu_map(struct iommu *iommu, struct dma_region *region)
 {
 	VFIO_ASSERT_EQ(__iommu_map(iommu, region), 0);
