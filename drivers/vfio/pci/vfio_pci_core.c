@@ -1553,13 +1553,10 @@ static int vfio_pci_ioctl_ioeventfd(struct vfio_pci_core_device *vdev,
 				  ioeventfd.fd);
 }
 
-long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
-			 unsigned long arg)
+static long __vfio_pci_core_ioctl(struct vfio_pci_core_device *vdev,
+				  unsigned int cmd, unsigned long arg)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 	void __user *uarg = (void __user *)arg;
-	long ret;
 
 	switch (cmd) {
 	case VFIO_DEVICE_GET_INFO:
@@ -1573,14 +1570,28 @@ long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
 	case VFIO_DEVICE_PCI_HOT_RESET:
 		return vfio_pci_ioctl_pci_hot_reset(vdev, uarg);
 	case VFIO_DEVICE_RESET:
-		ret = vfio_pci_ioctl_reset(vdev, uarg);
-		vfio_pci_dma_buf_sync(vdev);
-		return ret;
+		return vfio_pci_ioctl_reset(vdev, uarg);
 	case VFIO_DEVICE_SET_IRQS:
 		return vfio_pci_ioctl_set_irqs(vdev, uarg);
 	default:
 		return -ENOTTY;
 	}
+}
+
+long vfio_pci_core_ioctl(struct vfio_device *core_vdev, unsigned int cmd,
+			 unsigned long arg)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+	long ret;
+
+	ret = __vfio_pci_core_ioctl(vdev, cmd, arg);
+	/*
+	 * A reset lifts the revoke of the dma-bufs, and any ioctl can wake a
+	 * device in low power with a wake-up eventfd, which lifts it too.
+	 */
+	vfio_pci_dma_buf_sync(vdev);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_pci_core_ioctl);
 

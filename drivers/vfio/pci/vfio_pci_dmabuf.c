@@ -824,17 +824,28 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
  */
 void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
 {
-	struct vfio_pci_dma_buf *priv, *found;
+	struct vfio_pci_dma_buf *priv, *found, *prev = NULL;
 	unsigned long lifted;
 
 	lifted = READ_ONCE(vdev->dmabufs_lifted);
-	if (READ_ONCE(vdev->dmabufs_synced) == lifted)
+	/* Pairs with the release below: the restores are seen done */
+	if (smp_load_acquire(&vdev->dmabufs_synced) == lifted)
 		return;
 
 	do {
 		found = NULL;
 		scoped_guard(mutex, &vdev->dmabufs_lock) {
-			list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
+			/*
+			 * Go on after the buffer waited for last (its file
+			 * reference keeps it allocated), or from the start if
+			 * it left the list: one walk for the whole list.
+			 */
+			priv = prev && !list_empty(&prev->dmabufs_elm) ?
+			       prev : NULL;
+			priv = list_prepare_entry(priv, &vdev->dmabufs,
+						  dmabufs_elm);
+			list_for_each_entry_continue(priv, &vdev->dmabufs,
+						     dmabufs_elm) {
 				if ((long)(priv->synced - lifted) >= 0)
 					continue;
 				/* A dying buffer has no delivery queued */
@@ -846,18 +857,22 @@ void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
 				break;
 			}
 			if (!found &&
-			    (long)(vdev->dmabufs_synced - lifted) < 0)
-				WRITE_ONCE(vdev->dmabufs_synced, lifted);
+			    (long)(vdev->dmabufs_synced - lifted) < 0) {
+				/* The waits are done: pairs with the acquire */
+				smp_store_release(&vdev->dmabufs_synced, lifted);
+			}
 		}
+		if (prev)
+			dma_buf_put(prev->dmabuf);
+		prev = found;
 		if (!found)
 			break;
-		/* Not under dmabufs_lock: mmap() takes it */
+		/* Not under dmabufs_lock, which move() and mmap() take */
 		dma_buf_flush_available(found->dmabuf);
 		scoped_guard(mutex, &vdev->dmabufs_lock) {
 			if ((long)(found->synced - lifted) < 0)
 				found->synced = lifted;
 		}
-		dma_buf_put(found->dmabuf);
 	} while (found);
 }
 
