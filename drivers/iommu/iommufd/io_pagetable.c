@@ -471,6 +471,9 @@ static struct dma_buf *iopt_get_user_dmabuf(void __user *uptr,
 				rc = -EINVAL;
 			else if (writable && !(vma->vm_flags & VM_WRITE))
 				rc = -EFAULT;
+			/* As pinning: a read needs a readable VMA */
+			else if (!writable && !(vma->vm_flags & VM_READ))
+				rc = -EFAULT;
 			else if (check_shl_overflow(vma->vm_pgoff, PAGE_SHIFT,
 						    start) ||
 				 check_add_overflow(*start,

@@ -231,8 +231,11 @@ enum iommufd_ioas_map_flags {
  * Without the flag it stays unmapped until user space unmaps it. Such a
  * range must be whole pages of one VMA: -EINVAL otherwise, also for a range
  * that mixes memory and a dma-buf. A range that reaches into other I/O memory
- * (VM_IO or VM_PFNMAP) fails with -EFAULT. While the exporter revokes the
- * dma-buf, mapping it fails with -ENODEV.
+ * (VM_IO or VM_PFNMAP) fails with -EFAULT, and so does one whose VMA does not
+ * allow the access (writable without PROT_WRITE, readable without PROT_READ).
+ * A dma-buf whose exporter offers no mapping type iommufd can use fails with
+ * -EOPNOTSUPP, and a VMA whose offset lies outside its dma-buf with -EINVAL.
+ * While the exporter revokes the dma-buf, mapping it fails with -ENODEV.
  */
 struct iommu_ioas_map {
 	__u32 size;

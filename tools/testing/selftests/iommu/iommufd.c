@@ -1872,8 +1872,9 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 /*
  * Ranges of a mmap of the dma-buf that IOMMU_IOAS_MAP refuses: part of a
  * page, memory and dma-buf in one range either way round, a range across
- * two mmaps of the dma-buf, the buffer while revoked, and a writable
- * mapping of a read-only mmap.
+ * two mmaps of the dma-buf, the buffer while revoked, a writable
+ * mapping of a read-only mmap, and a read-only mapping of a PROT_NONE
+ * mmap.
  */
 TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 {
@@ -1918,6 +1919,15 @@ TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 					  area + PAGE_SIZE, buf_size, &iova,
 					  IOMMU_IOAS_MAP_READABLE));
 	test_ioctl_ioas_unmap(iova, buf_size);
+
+	/* No access at all: not even a read-only mapping, as for memory */
+	ASSERT_EQ(area + PAGE_SIZE,
+		  mmap(area + PAGE_SIZE, buf_size, PROT_NONE,
+		       MAP_SHARED | MAP_FIXED, dfd, 0));
+	EXPECT_ERRNO(EFAULT, _test_ioctl_ioas_map(self->fd, self->ioas_id,
+						  area + PAGE_SIZE, buf_size,
+						  &iova,
+						  IOMMU_IOAS_MAP_READABLE));
 
 	ASSERT_EQ(0, munmap(area, buf_size + 2 * PAGE_SIZE));
 	close(dfd);
