@@ -31,6 +31,13 @@
  *            turns memory decode off, which returns once every importer
  *            has unmapped (invalidate_mappings), then decode on, unmap,
  *            map again.
+ *   fault    CPU faults of the BAR mmap()ed through the device file, as a
+ *            VMM maps it: fault-4K reads one word of each page of 16 MiB
+ *            mapped 4 KiB off a 2 MiB boundary (every fault maps a page),
+ *            fault-2M one word of each 2 MiB of the BAR mapped at a 2 MiB
+ *            boundary (a fault maps 2 MiB where the kernel can); the time
+ *            of the first read of each, per read, mapped again for every
+ *            sample. No IOMMU mapping is made.
  *   profile  one map + unmap of CASE (of the map, ranges or bar mode) ITERS times
  *            between two marker functions, for the insn-profile QEMU
  *            plugin (ci/insn-profile.c) to count the instructions of.
@@ -40,6 +47,7 @@
  *   BENCH-IOPTE <case> <4K> <2M> <1G> <min 4K> <min 2M> <min 1G>
  *   BENCH-MEM <case> <bytes of kernel memory held while mapped>
  *   BENCH-REVOKE <case> <ranges> <ioases> <samples> <revoke ns>
+ *   BENCH-FAULT <case> <reads> <samples> <ns per read>
  *   BENCH-ERR <case> <errno name>
  * Times are medians of the per-iteration values. The IOPTE counts are
  * the leaves of the device's second-stage table in the IOVA window, read
@@ -148,6 +156,7 @@ static const char *bdf;
 static int iommufd, devfd;
 static uint32_t ioas_id;
 static uint64_t bar_phys, bar_size;
+static off_t bar_offset;		/* the BAR's region in the device file */
 static off_t cmd_offset;	/* PCI_COMMAND in the config region */
 static uint16_t cmd_on;		/* PCI_COMMAND with memory decode on */
 
@@ -205,6 +214,7 @@ static void probe_bar(void)
 	if (ioctl(devfd, VFIO_DEVICE_GET_REGION_INFO, &info))
 		die("VFIO_DEVICE_GET_REGION_INFO");
 	bar_size = info.size;
+	bar_offset = info.offset;
 
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource", bdf);
 	f = fopen(path, "r");
@@ -598,6 +608,70 @@ static void run_revoke(unsigned int samples)
 	free(ref);
 }
 
+/*
+ * Map @len bytes of the BAR at @skip bytes past a 2 MiB boundary, read a
+ * word every @step bytes, and return the time per read; the mapping is
+ * gone on return.
+ */
+static uint64_t fault_once(size_t len, size_t skip, size_t step)
+{
+	const size_t align = 2 << 20;
+	volatile uint32_t *p;
+	uint64_t t0, t;
+	char *area, *at;
+	size_t off;
+
+	area = mmap(NULL, len + 2 * align, PROT_NONE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		die("mmap reserve");
+	at = (char *)(((uintptr_t)area + align - 1) & ~(uintptr_t)(align - 1)) +
+	     skip;
+	if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 devfd, bar_offset) != at)
+		die("mmap BAR");
+	t0 = now_ns();
+	for (off = 0; off < len; off += step) {
+		p = (volatile uint32_t *)(at + off);
+		(void)*p;
+	}
+	t = now_ns() - t0;
+	if (munmap(area, len + 2 * align))
+		die("munmap");
+	return t / (len / step);
+}
+
+static void run_fault(unsigned int samples)
+{
+	static const struct {
+		const char *name;
+		size_t len, skip, step;
+	} fc[] = {
+		{ "fault-4K", 16 << 20, 4096, 4096 },
+		{ "fault-2M", 0, 0, 2 << 20 },
+	};
+	uint64_t *ns;
+	unsigned int k, i;
+	size_t len;
+
+	ns = calloc(samples, sizeof(*ns));
+	if (!ns)
+		die("calloc");
+	for (k = 0; k < ARRAY_SIZE(fc); k++) {
+		len = fc[k].len ? fc[k].len : bar_size;
+		if (len > bar_size) {
+			printf("BENCH-ERR %s bar-too-small\n", fc[k].name);
+			continue;
+		}
+		for (i = 0; i < samples; i++)
+			ns[i] = fault_once(len, fc[k].skip, fc[k].step);
+		printf("BENCH-FAULT %s %zu %u %llu\n", fc[k].name,
+		       len / fc[k].step, samples,
+		       (unsigned long long)median(ns, samples));
+	}
+	free(ns);
+}
+
 static void run_profile(struct bench_case *c, unsigned int iters)
 {
 	unsigned int i;
@@ -778,7 +852,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "revoke")) {
 		cases = revoke_cases;
 		nr_cases = ARRAY_SIZE(revoke_cases);
-	} else {
+	} else if (strcmp(mode, "fault")) {
 		goto usage;
 	}
 
@@ -814,6 +888,10 @@ int main(int argc, char **argv)
 		run_profile(cases, iters);
 		return 0;
 	}
+	if (!strcmp(mode, "fault")) {
+		run_fault(rounds * iters);
+		return 0;
+	}
 	if (!strcmp(mode, "revoke")) {
 		prepare(0, false);
 		run_revoke(rounds * iters);
@@ -825,7 +903,7 @@ int main(int argc, char **argv)
 	return 0;
 
 usage:
-	fprintf(stderr, "usage: %s [-m map|bar|ranges|revoke|profile] [-r ROUNDS] [-i ITERS] [-c CASE] BDF\n",
+	fprintf(stderr, "usage: %s [-m map|bar|ranges|revoke|fault|profile] [-r ROUNDS] [-i ITERS] [-c CASE] BDF\n",
 		argv[0]);
 	return 2;
 }

@@ -481,6 +481,10 @@ static int iommufd_take_all_iova_rwsem(struct iommufd_ctx *ictx,
 
 static bool need_charge_update(struct iopt_pages *pages)
 {
+	/* The MMIO behind a dma-buf is neither pinned nor charged */
+	if (pages->type == IOPT_ADDRESS_DMABUF)
+		return false;
+
 	switch (pages->account_mode) {
 	case IOPT_PAGES_ACCOUNT_NONE:
 		return false;
@@ -538,6 +542,11 @@ static void change_mm(struct iopt_pages *pages)
 	struct user_struct *old_user = pages->source_user;
 	struct mm_struct *old_mm = pages->source_mm;
 
+	/*
+	 * The restore of a dma-buf reads source_mm under the pages mutex
+	 * only, from the dma-buf core's work.
+	 */
+	guard(mutex)(&pages->mutex);
 	pages->source_mm = current->mm;
 	mmgrab(pages->source_mm);
 	mmdrop(old_mm);
@@ -581,7 +590,8 @@ int iommufd_ioas_change_process(struct iommufd_ucmd *ucmd)
 			rc = -EBUSY;
 			goto out;
 		}
-		if (area->pages->type != IOPT_ADDRESS_FILE) {
+		if (area->pages->type != IOPT_ADDRESS_FILE &&
+		    area->pages->type != IOPT_ADDRESS_DMABUF) {
 			rc = -EINVAL;
 			goto out;
 		}

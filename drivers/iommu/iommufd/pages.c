@@ -1540,7 +1540,8 @@ static void iopt_revoke_notify(struct dma_buf_attachment *attach)
  * the reservation lock, with no lock of the exporter held: pages that
  * asked for it (@restore) and are mapped (@attach set) map the buffer
  * again, with the page tables charged to the memory cgroup of the process
- * that mapped them, not to the worker.
+ * that mapped them (or took them over with IOMMU_IOAS_CHANGE_PROCESS), not
+ * to the worker.
  */
 static void iopt_dmabuf_available(struct dma_buf_attachment *attach)
 {

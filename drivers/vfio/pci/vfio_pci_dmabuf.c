@@ -45,9 +45,13 @@ struct vfio_pci_dma_buf {
 	struct file *vfio_file;
 	struct kref kref;
 	struct completion comp;
+	/* On the list of buffers a revoke waits for; under memory_lock */
+	struct list_head revoke_elm;
+	/* Faults of CPU mappings read @revoked under it, shared */
+	struct rw_semaphore fault_rwsem;
 	/*
-	 * Written under the reservation lock and dmabufs_lock; the attach
-	 * path reads it without them.
+	 * Written under the reservation lock, dmabufs_lock and fault_rwsem;
+	 * the attach path reads it without them.
 	 */
 	bool revoked;
 	/*
@@ -237,10 +241,11 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 		return VM_FAULT_FALLBACK;
 
 	/*
-	 * Revoke sets the flag and zaps under the reservation lock: a PFN is
-	 * only inserted while the BAR is enabled and the device is bound.
+	 * Revoke sets the flag and zaps with fault_rwsem held for write: a
+	 * PFN is only inserted while the BAR is enabled and the device is
+	 * bound. Faults share it, as they shared memory_lock before.
 	 */
-	dma_resv_lock(priv->dmabuf->resv, NULL);
+	down_read(&priv->fault_rwsem);
 	if (priv->revoked)
 		ret = VM_FAULT_SIGBUS;
 	else if (!order)
@@ -251,7 +256,7 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 	else if (IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP) &&
 		 order == PUD_ORDER)
 		ret = vmf_insert_pfn_pud(vmf, pfn, false);
-	dma_resv_unlock(priv->dmabuf->resv);
+	up_read(&priv->fault_rwsem);
 
 	return ret;
 }
@@ -588,6 +593,7 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 
 	kref_init(&priv->kref);
 	init_completion(&priv->comp);
+	init_rwsem(&priv->fault_rwsem);
 
 	/*
 	 * dma_buf_put() now frees priv. A mmap() of a BAR gets here with the
@@ -741,69 +747,92 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 	return 0;
 }
 
+/*
+ * Revoke or lift the revoke of every dma-buf of the device. The waits of a
+ * revoke, for the importers' fences and for their lists to come back, are
+ * done after dmabufs_lock is dropped: a mmap() of a BAR takes it, with the
+ * mmap_lock held, to make its dma-buf, and must not wait on importers.
+ */
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 {
 	struct vfio_pci_dma_buf *priv;
 	struct vfio_pci_dma_buf *tmp;
+	LIST_HEAD(waits);
 
 	lockdep_assert_held_write(&vdev->memory_lock);
-	guard(mutex)(&vdev->dmabufs_lock);
+	mutex_lock(&vdev->dmabufs_lock);
 
 	/*
 	 * A config write can turn decode on while the device is in low power,
 	 * and a wake-up ends low power with decode off: both stay revoked.
 	 */
-	if (!revoked && !vfio_pci_dma_buf_usable(vdev))
+	if (!revoked && !vfio_pci_dma_buf_usable(vdev)) {
+		mutex_unlock(&vdev->dmabufs_lock);
 		return;
+	}
 	vdev->dmabufs_revoked = revoked;
 
-	list_for_each_entry_safe(priv, tmp, &vdev->dmabufs, dmabufs_elm) {
+	list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
 		if (!get_file_active(&priv->dmabuf->file))
 			continue;
 
-		if (priv->revoked != revoked) {
-			dma_resv_lock(priv->dmabuf->resv, NULL);
-			WRITE_ONCE(priv->revoked, revoked);
-			/*
-			 * Importers hear of a revoke only: no map is possible
-			 * until it is lifted, and lifting it is told apart.
-			 */
-			if (revoked) {
-				if (priv->cpu_mmap)
-					unmap_mapping_range(priv->dmabuf->file->f_mapping,
-							    0, priv->size, true);
-				dma_buf_invalidate_mappings(priv->dmabuf);
-				dma_resv_wait_timeout(priv->dmabuf->resv,
-						      DMA_RESV_USAGE_BOOKKEEP,
-						      false,
-						      MAX_SCHEDULE_TIMEOUT);
-			}
-			dma_resv_unlock(priv->dmabuf->resv);
-			if (revoked) {
-				kref_put(&priv->kref, vfio_pci_dma_buf_done);
-				wait_for_completion(&priv->comp);
-				/*
-				 * Re-arm the registered kref reference and the
-				 * completion so the post-revoke state matches the
-				 * post-creation state.  An un-revoke followed by a
-				 * new mapping needs the kref to be non-zero before
-				 * kref_get(), and vfio_pci_dma_buf_cleanup()
-				 * delegates its drain back through this revoke
-				 * path on a possibly-already-revoked dma-buf.
-				 */
-				kref_init(&priv->kref);
-				reinit_completion(&priv->comp);
-			} else {
-				/*
-				 * Importers that map the buffer again do so
-				 * from the core's work, outside these locks;
-				 * vfio_pci_dma_buf_sync() waits for it.
-				 */
-				dma_buf_notify_available(priv->dmabuf);
-				WRITE_ONCE(vdev->dmabufs_lifted,
-					   vdev->dmabufs_lifted + 1);
-			}
+		if (priv->revoked == revoked) {
+			fput(priv->dmabuf->file);
+			continue;
 		}
+		dma_resv_lock(priv->dmabuf->resv, NULL);
+		down_write(&priv->fault_rwsem);
+		WRITE_ONCE(priv->revoked, revoked);
+		if (revoked && priv->cpu_mmap)
+			unmap_mapping_range(priv->dmabuf->file->f_mapping, 0,
+					    priv->size, true);
+		up_write(&priv->fault_rwsem);
+		/*
+		 * Importers hear of a revoke only: no map is possible until it
+		 * is lifted, and lifting it is told apart.
+		 */
+		if (revoked) {
+			dma_buf_invalidate_mappings(priv->dmabuf);
+			dma_resv_unlock(priv->dmabuf->resv);
+			/* The file reference is dropped after the wait */
+			list_add_tail(&priv->revoke_elm, &waits);
+			continue;
+		}
+		dma_resv_unlock(priv->dmabuf->resv);
+		/*
+		 * Importers that map the buffer again do so from the core's
+		 * work, outside these locks; vfio_pci_dma_buf_sync() waits for
+		 * it.
+		 */
+		dma_buf_notify_available(priv->dmabuf);
+		WRITE_ONCE(vdev->dmabufs_lifted, vdev->dmabufs_lifted + 1);
+		fput(priv->dmabuf->file);
+	}
+	mutex_unlock(&vdev->dmabufs_lock);
+
+	/*
+	 * Still under memory_lock: no lift, cleanup or second revoke runs
+	 * until these buffers are done, and being revoked they take no new
+	 * mapping. New dma-bufs start revoked (dmabufs_revoked).
+	 */
+	list_for_each_entry_safe(priv, tmp, &waits, revoke_elm) {
+		list_del(&priv->revoke_elm);
+		dma_resv_wait_timeout(priv->dmabuf->resv,
+				      DMA_RESV_USAGE_BOOKKEEP, false,
+				      MAX_SCHEDULE_TIMEOUT);
+		kref_put(&priv->kref, vfio_pci_dma_buf_done);
+		wait_for_completion(&priv->comp);
+		/*
+		 * Re-arm the registered kref reference and the
+		 * completion so the post-revoke state matches the
+		 * post-creation state.  An un-revoke followed by a
+		 * new mapping needs the kref to be non-zero before
+		 * kref_get(), and vfio_pci_dma_buf_cleanup()
+		 * delegates its drain back through this revoke
+		 * path on a possibly-already-revoked dma-buf.
+		 */
+		kref_init(&priv->kref);
+		reinit_completion(&priv->comp);
 		fput(priv->dmabuf->file);
 	}
 }

@@ -1227,7 +1227,9 @@ struct iommu_vdevice_alloc {
  *
  * This transfers pinned memory counts for every memory map in every IOAS
  * in the context to the current process.  This only supports maps created
- * with IOMMU_IOAS_MAP_FILE, and returns EINVAL if other maps are present.
+ * with IOMMU_IOAS_MAP_FILE and maps of a dma-buf (by its fd, or by the
+ * address of its mmap with IOMMU_IOAS_MAP), and returns EINVAL if other
+ * maps are present. A dma-buf pins no memory, so nothing is counted for it.
  * If the ioctl returns a failure status, then nothing is changed.
  *
  * This API is useful for transferring operation of a device from one process

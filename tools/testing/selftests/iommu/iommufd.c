@@ -1759,11 +1759,11 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 /*
  * The other IOAS operations on a dma-buf mapped by address (with
  * IOMMU_IOAS_MAP_RESTORE): IOMMU_IOAS_COPY shares it, and the copy is
- * revoked and restored with it, also in a
- * domain added while it was revoked; a part of it cannot be unmapped
- * (ENOENT), access objects can neither pin nor read it (EINVAL), and
- * IOMMU_IOAS_CHANGE_PROCESS refuses it as it refuses every area that is
- * not mapped from a memfd (EINVAL).
+ * revoked and restored with it, also in a domain added while it was
+ * revoked; a part of it cannot be unmapped (ENOENT), access objects can
+ * neither pin nor read it (EINVAL), and IOMMU_IOAS_CHANGE_PROCESS moves
+ * it to another process (live update), whose exit does not stop the
+ * restore.
  */
 TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 {
@@ -1792,8 +1792,10 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	/* In the aperture of the domain that the test attaches */
 	__u64 iova = MOCK_APERTURE_START;
 	__u32 stdev_id2, idev_id2, hwpt_id2;
+	__u64 file_iova;
+	int dfd, status;
+	pid_t child;
 	void *va;
-	int dfd;
 
 	test_cmd_get_dmabuf_rw(buf_size, layout, &dfd);
 	va = mmap(NULL, buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd, 0);
@@ -1838,8 +1840,19 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 			   &rw_cmd));
 	test_cmd_destroy_access(access_cmd.id);
 
-	EXPECT_ERRNO(EINVAL, ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS,
-				   &change));
+	/* A child takes these and a mapping by fd over, and exits */
+	file_iova = copy_cmd.dst_iova + 2 * PAGE_SIZE;
+	ASSERT_EQ(0, _test_ioctl_ioas_map_file(self->fd, self->ioas_id, dfd, 0,
+					       PAGE_SIZE, &file_iova,
+					       IOMMU_IOAS_MAP_FIXED_IOVA |
+						       IOMMU_IOAS_MAP_READABLE));
+	child = fork();
+	if (!child)
+		exit(ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &change) ? 1 : 0);
+	ASSERT_NE(-1, child);
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
 
 	/*
 	 * A domain added while revoked is filled by the restore too: a second
@@ -1863,6 +1876,7 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	test_ioctl_destroy(hwpt_id2);
 	test_ioctl_destroy(stdev_id2);
 
+	test_ioctl_ioas_unmap(file_iova, PAGE_SIZE);
 	test_ioctl_ioas_unmap(copy_cmd.dst_iova, 2 * PAGE_SIZE);
 	test_ioctl_ioas_unmap(iova, buf_size);
 	ASSERT_EQ(0, munmap(va, buf_size));
