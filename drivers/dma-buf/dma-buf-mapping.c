@@ -324,11 +324,11 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_free_sgt, "DMA_BUF");
  * exporter's business: after a final revoke it refuses every map with
  * -ENODEV and notifies nothing.
  *
- * An exporter of this type that lets the buffer be mmapped keeps each
- * VMA's vm_pgoff as the page offset in the buffer, as the dma-buf core
- * sets it: an importer given a user address (iommufd's IOMMU_IOAS_MAP)
- * finds the buffer with dma_buf_get_from_vma() and maps the part of it
- * that the address range covers.
+ * An exporter of this type that lets the buffer be mmapped and implements
+ * &dma_buf_ops.vma_offset can be mapped by user address: an importer given
+ * one (iommufd's IOMMU_IOAS_MAP) finds the buffer with
+ * dma_buf_get_from_vma(), asks dma_buf_vma_offset() where the VMA starts
+ * in it, and maps the part of it that the address range covers.
  */
 
 static int dma_buf_pal_match(struct dma_buf_attachment *attach,

@@ -871,11 +871,8 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_get, "DMA_BUF");
  * request) find the buffer behind it and map the buffer through an
  * attachment instead of following the page tables.
  *
- * The VMA's vm_pgoff is the page offset of its start in the dma-buf as the
- * dma-buf core sets it; an exporter's &dma_buf_ops.mmap may change it (DRM
- * adds its fake offset). Only a mapping type whose exporters promise to
- * keep it, the physical address list type, lets the caller use it as an
- * offset in the buffer.
+ * Where in the buffer the VMA starts is the exporter's to say:
+ * dma_buf_vma_offset().
  *
  * Return: the dma-buf with a reference that the caller drops with
  * dma_buf_put(), or ERR_PTR(-EINVAL) if @vma does not map a dma-buf.
@@ -893,6 +890,61 @@ struct dma_buf *dma_buf_get_from_vma(struct vm_area_struct *vma)
 	return file->private_data;
 }
 EXPORT_SYMBOL_NS_GPL(dma_buf_get_from_vma, "DMA_BUF");
+
+/**
+ * dma_buf_vma_offset - the offset in a dma-buf where a mapping of it starts
+ * @dmabuf:	[in]	the dma-buf that @vma maps (dma_buf_get_from_vma())
+ * @vma:	[in]	VMA of the current process, mmap_lock held by the caller
+ * @offset:	[out]	offset in @dmabuf of the start of @vma
+ *
+ * vm_pgoff is the page offset in the buffer as the dma-buf core sets it,
+ * but an exporter's &dma_buf_ops.mmap may change it (DRM adds its fake
+ * offset), so the exporter is asked, through &dma_buf_ops.vma_offset.
+ *
+ * Return: 0, -EOPNOTSUPP if the exporter cannot tell, or -EINVAL if the
+ * exporter's answer puts @vma past the end of the buffer.
+ */
+int dma_buf_vma_offset(struct dma_buf *dmabuf, struct vm_area_struct *vma,
+		       u64 *offset)
+{
+	u64 end;
+	int ret;
+
+	mmap_assert_locked(vma->vm_mm);
+	if (WARN_ON(vma->vm_file != dmabuf->file))
+		return -EINVAL;
+	if (!dmabuf->ops->vma_offset)
+		return -EOPNOTSUPP;
+
+	ret = dmabuf->ops->vma_offset(dmabuf, vma, offset);
+	if (ret)
+		return ret;
+	if (check_add_overflow(*offset, (u64)(vma->vm_end - vma->vm_start),
+			       &end) || end > dmabuf->size)
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_vma_offset, "DMA_BUF");
+
+/**
+ * dma_buf_vma_offset_pgoff - &dma_buf_ops.vma_offset from vm_pgoff
+ * @dmabuf:	[in]	the dma-buf that @vma maps
+ * @vma:	[in]	a mapping of @dmabuf
+ * @offset:	[out]	offset in @dmabuf of the start of @vma
+ *
+ * For exporters whose &dma_buf_ops.mmap keeps vm_pgoff as the page offset
+ * in the buffer, as the dma-buf core sets it.
+ *
+ * Return: 0, or -EINVAL if the offset does not fit in a u64.
+ */
+int dma_buf_vma_offset_pgoff(struct dma_buf *dmabuf,
+			     struct vm_area_struct *vma, u64 *offset)
+{
+	if (check_shl_overflow((u64)vma->vm_pgoff, PAGE_SHIFT, offset))
+		return -EINVAL;
+	return 0;
+}
+EXPORT_SYMBOL_NS_GPL(dma_buf_vma_offset_pgoff, "DMA_BUF");
 
 /**
  * dma_buf_put - decreases refcount of the buffer

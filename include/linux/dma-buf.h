@@ -279,6 +279,29 @@ struct dma_buf_ops {
 	 */
 	int (*mmap)(struct dma_buf *, struct vm_area_struct *vma);
 
+	/**
+	 * @vma_offset:
+	 *
+	 * Gives the offset in the buffer of the start of @vma, a mapping of
+	 * the buffer that &dma_buf_ops.mmap set up, in @offset. Called by
+	 * dma_buf_vma_offset() with the mmap_lock held, for an importer that
+	 * is given a user address (iommufd's IOMMU_IOAS_MAP) and maps that
+	 * part of the buffer through an attachment.
+	 *
+	 * An exporter whose mmap keeps vm_pgoff as the page offset in the
+	 * buffer, as the dma-buf core sets it, uses dma_buf_vma_offset_pgoff();
+	 * one that changes vm_pgoff (a fake offset) translates it back.
+	 *
+	 * This callback is optional: without it the buffer cannot be mapped
+	 * by user address.
+	 *
+	 * Returns:
+	 *
+	 * 0 on success or a negative error code on failure.
+	 */
+	int (*vma_offset)(struct dma_buf *dmabuf, struct vm_area_struct *vma,
+			  u64 *offset);
+
 	int (*vmap)(struct dma_buf *dmabuf, struct iosys_map *map);
 	void (*vunmap)(struct dma_buf *dmabuf, struct iosys_map *map);
 
@@ -783,6 +806,10 @@ int dma_buf_fd(struct dma_buf *dmabuf, int flags);
 void dma_buf_fd_install(struct dma_buf *dmabuf, int fd);
 struct dma_buf *dma_buf_get(int fd);
 struct dma_buf *dma_buf_get_from_vma(struct vm_area_struct *vma);
+int dma_buf_vma_offset(struct dma_buf *dmabuf, struct vm_area_struct *vma,
+		       u64 *offset);
+int dma_buf_vma_offset_pgoff(struct dma_buf *dmabuf,
+			     struct vm_area_struct *vma, u64 *offset);
 void dma_buf_put(struct dma_buf *dmabuf);
 
 struct sg_table *dma_buf_map_attachment(struct dma_buf_attachment *,

@@ -151,7 +151,7 @@ struct vfio_pci_core_device {
 	/* Protects dmabufs and orders the dma-bufs' state: vfio_pci_dmabuf.c */
 	struct mutex		dmabufs_lock;
 	bool			dmabufs_revoked;
-	/* Revokes lifted, and the count whose deliveries were waited for */
+	/* Revokes lifted (under memory_lock), and the count waited for */
 	unsigned long		dmabufs_lifted;
 	unsigned long		dmabufs_synced;
 };

@@ -447,7 +447,8 @@ static struct dma_buf *iopt_get_user_dmabuf(void __user *uptr,
 	struct mm_struct *mm = current->mm;
 	struct dma_buf *dmabuf = NULL;
 	struct vm_area_struct *vma;
-	unsigned long last, end;
+	unsigned long last;
+	u64 offset;
 	int rc = 0;
 
 	if (!IS_ENABLED(CONFIG_DMA_SHARED_BUFFER) || !length ||
@@ -474,13 +475,11 @@ static struct dma_buf *iopt_get_user_dmabuf(void __user *uptr,
 			/* As pinning: a read needs a readable VMA */
 			else if (!writable && !(vma->vm_flags & VM_READ))
 				rc = -EFAULT;
-			else if (check_shl_overflow(vma->vm_pgoff, PAGE_SHIFT,
-						    start) ||
-				 check_add_overflow(*start,
-						    uaddr - vma->vm_start,
-						    start) ||
-				 check_add_overflow(*start, length, &end))
-				rc = -EINVAL;
+			else
+				rc = dma_buf_vma_offset(dmabuf, vma, &offset);
+			/* Inside the VMA, so inside the buffer */
+			if (!rc)
+				*start = offset + (uaddr - vma->vm_start);
 			goto out_unlock;
 		}
 		dmabuf = NULL;

@@ -236,6 +236,8 @@ struct iopt_pages_dmabuf {
 	struct list_head tracker;
 	/* Map again when the exporter lifts a revoke */
 	bool restore;
+	/* The last restore failed; cleared by the next revoke */
+	bool restore_failed;
 };
 
 /*
@@ -313,6 +315,7 @@ static inline void iopt_put_pages(struct iopt_pages *pages)
 
 void iopt_pages_fill_from_xarray(struct iopt_pages *pages, unsigned long start,
 				 unsigned long last, struct page **out_pages);
+u32 iopt_pages_map_state(struct iopt_pages *pages);
 int iopt_pages_fill_xarray(struct iopt_pages *pages, unsigned long start,
 			   unsigned long last, struct page **out_pages);
 void iopt_pages_unfill_xarray(struct iopt_pages *pages, unsigned long start,

@@ -379,6 +379,41 @@ out_put:
 	return rc;
 }
 
+int iommufd_ioas_map_state(struct iommufd_ucmd *ucmd)
+{
+	struct iommu_ioas_map_state *cmd = ucmd->cmd;
+	struct iommufd_ioas *ioas;
+	struct iopt_area *area;
+	int rc;
+
+	if (cmd->flags)
+		return -EOPNOTSUPP;
+	if (cmd->iova > ULONG_MAX)
+		return -EOVERFLOW;
+
+	ioas = iommufd_get_ioas(ucmd->ictx, cmd->ioas_id);
+	if (IS_ERR(ioas))
+		return PTR_ERR(ioas);
+
+	down_read(&ioas->iopt.iova_rwsem);
+	area = iopt_area_iter_first(&ioas->iopt, cmd->iova, cmd->iova);
+	/* An area without pages is being unmapped */
+	if (!area || !area->pages) {
+		up_read(&ioas->iopt.iova_rwsem);
+		rc = -ENOENT;
+		goto out_put;
+	}
+	cmd->out_iova = iopt_area_iova(area);
+	cmd->out_length = iopt_area_length(area);
+	cmd->out_state = iopt_pages_map_state(area->pages);
+	up_read(&ioas->iopt.iova_rwsem);
+
+	rc = iommufd_ucmd_respond(ucmd, sizeof(*cmd));
+out_put:
+	iommufd_put_object(ucmd->ictx, &ioas->obj);
+	return rc;
+}
+
 #ifdef CONFIG_IOMMUFD_NOIOMMU
 int iommufd_ioas_noiommu_get_pa(struct iommufd_ucmd *ucmd)
 {

@@ -59,6 +59,25 @@ enum {
 	MOCK_DMABUF_NR_LAYOUTS,
 };
 
+/* Or'd into the layout of IOMMU_TEST_OP_DMABUF_GET */
+enum {
+	/*
+	 * mmap() of the dma-buf adds a fake offset to vm_pgoff, as DRM's
+	 * does, and &dma_buf_ops.vma_offset takes it off again...
+	 */
+	MOCK_DMABUF_FAKE_OFFSET = 1 << 16,
+	/* ...or cannot tell it (-EOPNOTSUPP) */
+	MOCK_DMABUF_NO_VMA_OFFSET = 1 << 17,
+};
+
+/* IOMMU_TEST_OP_DMABUF_REVOKE's @revoked */
+enum {
+	MOCK_DMABUF_LIFT = 0,
+	MOCK_DMABUF_REVOKE = 1,
+	/* Lift, with every map fail with -ENOMEM while importers hear of it */
+	MOCK_DMABUF_LIFT_FAIL_MAPS = 2,
+};
+
 /* These values are true for MOCK_IOMMUPT_DEFAULT */
 enum {
 	MOCK_APERTURE_START = 1UL << 24,
@@ -213,7 +232,7 @@ struct iommu_test_cmd {
 		} dmabuf_get;
 		struct {
 			__s32 dmabuf_fd;
-			__u32 revoked;
+			__u32 revoked;	/* MOCK_DMABUF_LIFT etc. */
 		} dmabuf_revoke;
 		/*
 		 * For each of @npages pages from @iova of the mock domain

@@ -1499,8 +1499,13 @@ static void iopt_dmabuf_restore(struct iopt_pages *pages,
 	int rc;
 
 	pal = dma_buf_pal_map(attach);
-	if (IS_ERR(pal))
-		return;
+	if (IS_ERR(pal)) {
+		rc = PTR_ERR(pal);
+		/* Revoked again already: the next lift tells */
+		if (rc == -ENODEV)
+			return;
+		goto err_failed;
+	}
 
 	pages->dmabuf.pal = pal;
 	list_for_each_entry(track, &pages->dmabuf.tracker, elm) {
@@ -1515,6 +1520,9 @@ err_unmap:
 		iopt_dmabuf_unmap_tracked(track);
 	dma_buf_pal_unmap(attach, pal);
 	pages->dmabuf.pal = NULL;
+err_failed:
+	/* IOMMU_IOAS_MAP_STATE tells user space */
+	pages->dmabuf.restore_failed = true;
 	pr_warn_ratelimited("iommufd: a dma-buf stays unmapped after its revoke ended: %d\n",
 			    rc);
 }
@@ -1525,6 +1533,8 @@ static void iopt_revoke_notify(struct dma_buf_attachment *attach)
 	struct iopt_pages_dmabuf_track *track;
 
 	guard(mutex)(&pages->mutex);
+	/* A new revoke: the next lift tries again */
+	pages->dmabuf.restore_failed = false;
 	if (iopt_dmabuf_revoked(pages))
 		return;
 
@@ -1558,6 +1568,23 @@ static void iopt_dmabuf_available(struct dma_buf_attachment *attach)
 	iopt_dmabuf_restore(pages, attach);
 	set_active_memcg(old_memcg);
 	mem_cgroup_put(memcg);
+}
+
+/**
+ * iopt_pages_map_state() - Whether the pages are mapped in their domains
+ * @pages: The pages of an area
+ *
+ * Return: an enum iommu_ioas_map_state_value: only dma-buf pages can be
+ * revoked, or have failed to map again after a revoke.
+ */
+u32 iopt_pages_map_state(struct iopt_pages *pages)
+{
+	guard(mutex)(&pages->mutex);
+	if (!iopt_dmabuf_revoked(pages))
+		return IOMMU_IOAS_MAP_STATE_MAPPED;
+	if (pages->dmabuf.restore_failed)
+		return IOMMU_IOAS_MAP_STATE_RESTORE_FAILED;
+	return IOMMU_IOAS_MAP_STATE_REVOKED;
 }
 
 static const struct dma_buf_attach_ops iopt_dmabuf_attach_revoke_ops = {

@@ -1971,7 +1971,14 @@ struct iommufd_test_dma_buf {
 	struct p2pdma_provider provider;
 	/* Lists handed out and not returned yet, under the resv lock */
 	unsigned int pal_maps;
+	/* Maps fail with -ENOMEM, under the resv lock */
+	bool fail_maps;
+	/* MOCK_DMABUF_FAKE_OFFSET and MOCK_DMABUF_NO_VMA_OFFSET */
+	unsigned int flags;
 };
+
+/* The fake offset of MOCK_DMABUF_FAKE_OFFSET, in pages */
+#define MOCK_DMABUF_FAKE_PGOFF (1UL << 20)
 
 static int iommufd_test_dma_buf_attach(struct dma_buf *dmabuf,
 				       struct dma_buf_attachment *attachment)
@@ -2017,6 +2024,8 @@ iommufd_test_dma_buf_pal_map(struct dma_buf_attachment *attachment)
 
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
+	if (priv->fail_maps)
+		return ERR_PTR(-ENOMEM);
 	priv->pal_maps++;
 	return priv->pal;
 }
@@ -2094,6 +2103,22 @@ static int iommufd_test_dma_buf_mmap(struct dma_buf *dmabuf,
 		addr += len;
 		skip = 0;
 	}
+	if (priv->flags & MOCK_DMABUF_FAKE_OFFSET)
+		vma->vm_pgoff += MOCK_DMABUF_FAKE_PGOFF;
+	return 0;
+}
+
+static int iommufd_test_dma_buf_vma_offset(struct dma_buf *dmabuf,
+					   struct vm_area_struct *vma,
+					   u64 *offset)
+{
+	struct iommufd_test_dma_buf *priv = dmabuf->priv;
+
+	if (priv->flags & MOCK_DMABUF_NO_VMA_OFFSET)
+		return -EOPNOTSUPP;
+	if (!(priv->flags & MOCK_DMABUF_FAKE_OFFSET))
+		return dma_buf_vma_offset_pgoff(dmabuf, vma, offset);
+	*offset = (u64)(vma->vm_pgoff - MOCK_DMABUF_FAKE_PGOFF) << PAGE_SHIFT;
 	return 0;
 }
 
@@ -2105,6 +2130,7 @@ static const struct dma_buf_ops iommufd_test_dmabuf_ops = {
 	.release = iommufd_test_dma_buf_release,
 	.unmap_dma_buf = iommufd_test_dma_buf_unmap,
 	.mmap = iommufd_test_dma_buf_mmap,
+	.vma_offset = iommufd_test_dma_buf_vma_offset,
 };
 
 /*
@@ -2190,11 +2216,14 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 				   unsigned int open_flags,
 				   size_t len, unsigned int layout)
 {
+	const unsigned int flags = layout & (MOCK_DMABUF_FAKE_OFFSET |
+					     MOCK_DMABUF_NO_VMA_OFFSET);
 	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
 	struct iommufd_test_dma_buf *priv;
 	struct dma_buf *dmabuf;
 	int rc;
 
+	layout &= ~flags;
 	len = ALIGN(len, PAGE_SIZE);
 	if (len == 0 || len > PAGE_SIZE * 512 ||
 	    layout >= MOCK_DMABUF_NR_LAYOUTS)
@@ -2212,6 +2241,7 @@ static int iommufd_test_dmabuf_get(struct iommufd_ucmd *ucmd,
 		return -ENOMEM;
 
 	priv->length = len;
+	priv->flags = flags;
 	priv->memory = kzalloc(len, GFP_KERNEL);
 	if (!priv->memory) {
 		rc = -ENOMEM;
@@ -2248,8 +2278,9 @@ err_free:
 }
 
 static int iommufd_test_dmabuf_revoke(struct iommufd_ucmd *ucmd, int fd,
-				      bool revoked)
+				      u32 how)
 {
+	bool revoked = how == MOCK_DMABUF_REVOKE;
 	struct iommufd_test_dma_buf *priv;
 	struct dma_buf *dmabuf;
 	int rc = 0;
@@ -2263,9 +2294,15 @@ static int iommufd_test_dmabuf_revoke(struct iommufd_ucmd *ucmd, int fd,
 		goto err_put;
 	}
 
+	if (how > MOCK_DMABUF_LIFT_FAIL_MAPS) {
+		rc = -EINVAL;
+		goto err_put;
+	}
+
 	priv = dmabuf->priv;
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoked;
+	priv->fail_maps = how == MOCK_DMABUF_LIFT_FAIL_MAPS;
 	/*
 	 * Like a real exporter, the revoke is complete only once every
 	 * importer has returned its list; one that kept it fails the test.
@@ -2281,6 +2318,11 @@ static int iommufd_test_dmabuf_revoke(struct iommufd_ucmd *ucmd, int fd,
 	/* As VFIO does: the restore is done when the un-revoke returns */
 	if (!revoked)
 		dma_buf_flush_available(dmabuf);
+	if (how == MOCK_DMABUF_LIFT_FAIL_MAPS) {
+		dma_resv_lock(dmabuf->resv, NULL);
+		priv->fail_maps = false;
+		dma_resv_unlock(dmabuf->resv);
+	}
 
 err_put:
 	dma_buf_put(dmabuf);

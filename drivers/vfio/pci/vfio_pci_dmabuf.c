@@ -18,8 +18,8 @@ MODULE_IMPORT_NS("DMA_BUF");
  * the list and gives it back when the buffer is revoked.
  *
  * A dma-buf of BAR ranges can be mapped to user space (cpu_mmap): faults
- * insert the PFNs under the reservation lock while the buffer is not
- * revoked, and revoke zaps the dma-buf's mappings under the same lock. A
+ * insert the PFNs with fault_rwsem held for read while the buffer is not
+ * revoked, and revoke zaps the dma-buf's mappings with it held for write. A
  * mmap() of a BAR through the VFIO device makes such a dma-buf of the
  * mapped slice and puts it under the VMA; each of its VMAs then holds a
  * reference on the VFIO device file (vfio_file), as the VMA did before, so
@@ -45,13 +45,14 @@ struct vfio_pci_dma_buf {
 	struct file *vfio_file;
 	struct kref kref;
 	struct completion comp;
-	/* On the list of buffers a revoke waits for; under memory_lock */
+	/* On the list of buffers that a move() changes; under memory_lock */
 	struct list_head revoke_elm;
 	/* Faults of CPU mappings read @revoked under it, shared */
 	struct rw_semaphore fault_rwsem;
 	/*
-	 * Written under the reservation lock, dmabufs_lock and fault_rwsem;
-	 * the attach path reads it without them.
+	 * Written by move() under memory_lock, the reservation lock and
+	 * fault_rwsem, and by creation before the buffer can be attached or
+	 * mapped; the attach path reads it without them.
 	 */
 	bool revoked;
 	/*
@@ -348,6 +349,8 @@ static const struct dma_buf_ops vfio_pci_dmabuf_ops = {
 	.map_dma_buf = vfio_pci_dma_buf_map,
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
 	.mmap = vfio_pci_dma_buf_mmap,
+	/* vm_pgoff is the page offset in the buffer, 0 for BAR mmaps */
+	.vma_offset = dma_buf_vma_offset_pgoff,
 	.release = vfio_pci_dma_buf_release,
 };
 
@@ -614,7 +617,7 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	WRITE_ONCE(priv->revoked,
 		   vdev->dmabufs_revoked || !vfio_pci_dma_buf_usable(vdev));
 	/* Nothing of this buffer to wait for until the next lift */
-	priv->synced = vdev->dmabufs_lifted;
+	priv->synced = READ_ONCE(vdev->dmabufs_lifted);
 	list_add_tail(&priv->dmabufs_elm, &vdev->dmabufs);
 	dma_resv_unlock(priv->dmabuf->resv);
 	mutex_unlock(&vdev->dmabufs_lock);
@@ -748,38 +751,43 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 }
 
 /*
- * Revoke or lift the revoke of every dma-buf of the device. The waits of a
- * revoke, for the importers' fences and for their lists to come back, are
- * done after dmabufs_lock is dropped: a mmap() of a BAR takes it, with the
- * mmap_lock held, to make its dma-buf, and must not wait on importers.
+ * Revoke or lift the revoke of every dma-buf of the device. Under
+ * dmabufs_lock the device's state is recorded and the buffers to change are
+ * taken, with a file reference; the importers are called and waited for
+ * after it is dropped, under memory_lock alone: a mmap() of a BAR takes
+ * dmabufs_lock, with the mmap_lock held, to make its dma-buf, and must not
+ * wait for importers. memory_lock, held for write, keeps any other move()
+ * and cleanup out until this one is done; a buffer made meanwhile starts
+ * in the new state.
  */
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 {
 	struct vfio_pci_dma_buf *priv;
 	struct vfio_pci_dma_buf *tmp;
-	LIST_HEAD(waits);
+	LIST_HEAD(moving);
 
 	lockdep_assert_held_write(&vdev->memory_lock);
-	mutex_lock(&vdev->dmabufs_lock);
 
-	/*
-	 * A config write can turn decode on while the device is in low power,
-	 * and a wake-up ends low power with decode off: both stay revoked.
-	 */
-	if (!revoked && !vfio_pci_dma_buf_usable(vdev)) {
-		mutex_unlock(&vdev->dmabufs_lock);
-		return;
-	}
-	vdev->dmabufs_revoked = revoked;
+	scoped_guard(mutex, &vdev->dmabufs_lock) {
+		/*
+		 * A config write can turn decode on while the device is in low
+		 * power, and a wake-up ends low power with decode off: both
+		 * stay revoked.
+		 */
+		if (!revoked && !vfio_pci_dma_buf_usable(vdev))
+			return;
+		vdev->dmabufs_revoked = revoked;
 
-	list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
-		if (!get_file_active(&priv->dmabuf->file))
-			continue;
-
-		if (priv->revoked == revoked) {
-			fput(priv->dmabuf->file);
-			continue;
+		list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
+			if (priv->revoked == revoked ||
+			    !get_file_active(&priv->dmabuf->file))
+				continue;
+			list_add_tail(&priv->revoke_elm, &moving);
 		}
+	}
+
+	list_for_each_entry_safe(priv, tmp, &moving, revoke_elm) {
+		list_del(&priv->revoke_elm);
 		dma_resv_lock(priv->dmabuf->resv, NULL);
 		down_write(&priv->fault_rwsem);
 		WRITE_ONCE(priv->revoked, revoked);
@@ -793,46 +801,35 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 		 */
 		if (revoked) {
 			dma_buf_invalidate_mappings(priv->dmabuf);
+			dma_resv_wait_timeout(priv->dmabuf->resv,
+					      DMA_RESV_USAGE_BOOKKEEP, false,
+					      MAX_SCHEDULE_TIMEOUT);
 			dma_resv_unlock(priv->dmabuf->resv);
-			/* The file reference is dropped after the wait */
-			list_add_tail(&priv->revoke_elm, &waits);
-			continue;
+			kref_put(&priv->kref, vfio_pci_dma_buf_done);
+			wait_for_completion(&priv->comp);
+			/*
+			 * Re-arm the registered kref reference and the
+			 * completion so the post-revoke state matches the
+			 * post-creation state.  An un-revoke followed by a
+			 * new mapping needs the kref to be non-zero before
+			 * kref_get(), and vfio_pci_dma_buf_cleanup()
+			 * delegates its drain back through this revoke
+			 * path on a possibly-already-revoked dma-buf.
+			 */
+			kref_init(&priv->kref);
+			reinit_completion(&priv->comp);
+		} else {
+			dma_resv_unlock(priv->dmabuf->resv);
+			/*
+			 * Importers that map the buffer again do so from the
+			 * core's work, outside these locks;
+			 * vfio_pci_dma_buf_sync() waits for it. Counted once
+			 * queued: a sync that reads the count waits for it.
+			 */
+			dma_buf_notify_available(priv->dmabuf);
+			WRITE_ONCE(vdev->dmabufs_lifted,
+				   vdev->dmabufs_lifted + 1);
 		}
-		dma_resv_unlock(priv->dmabuf->resv);
-		/*
-		 * Importers that map the buffer again do so from the core's
-		 * work, outside these locks; vfio_pci_dma_buf_sync() waits for
-		 * it.
-		 */
-		dma_buf_notify_available(priv->dmabuf);
-		WRITE_ONCE(vdev->dmabufs_lifted, vdev->dmabufs_lifted + 1);
-		fput(priv->dmabuf->file);
-	}
-	mutex_unlock(&vdev->dmabufs_lock);
-
-	/*
-	 * Still under memory_lock: no lift, cleanup or second revoke runs
-	 * until these buffers are done, and being revoked they take no new
-	 * mapping. New dma-bufs start revoked (dmabufs_revoked).
-	 */
-	list_for_each_entry_safe(priv, tmp, &waits, revoke_elm) {
-		list_del(&priv->revoke_elm);
-		dma_resv_wait_timeout(priv->dmabuf->resv,
-				      DMA_RESV_USAGE_BOOKKEEP, false,
-				      MAX_SCHEDULE_TIMEOUT);
-		kref_put(&priv->kref, vfio_pci_dma_buf_done);
-		wait_for_completion(&priv->comp);
-		/*
-		 * Re-arm the registered kref reference and the
-		 * completion so the post-revoke state matches the
-		 * post-creation state.  An un-revoke followed by a
-		 * new mapping needs the kref to be non-zero before
-		 * kref_get(), and vfio_pci_dma_buf_cleanup()
-		 * delegates its drain back through this revoke
-		 * path on a possibly-already-revoked dma-buf.
-		 */
-		kref_init(&priv->kref);
-		reinit_completion(&priv->comp);
 		fput(priv->dmabuf->file);
 	}
 }

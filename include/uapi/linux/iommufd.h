@@ -58,6 +58,7 @@ enum {
 	IOMMUFD_CMD_VEVENTQ_ALLOC = 0x93,
 	IOMMUFD_CMD_HW_QUEUE_ALLOC = 0x94,
 	IOMMUFD_CMD_IOAS_NOIOMMU_GET_PA = 0x95,
+	IOMMUFD_CMD_IOAS_MAP_STATE = 0x96,
 };
 
 /**
@@ -227,14 +228,16 @@ enum iommufd_ioas_map_flags {
  * power ended; vfio-pci returns from the config access or ioctl that lifted it
  * once the mapping is back), unless the kernel cannot map it then (out of
  * memory): it then stays unmapped until the revoke ends again or user space
- * unmaps it. Closing or unbinding the exporting device ends it for good.
- * Without the flag it stays unmapped until user space unmaps it. Such a
- * range must be whole pages of one VMA: -EINVAL otherwise, also for a range
- * that mixes memory and a dma-buf. A range that reaches into other I/O memory
- * (VM_IO or VM_PFNMAP) fails with -EFAULT, and so does one whose VMA does not
- * allow the access (writable without PROT_WRITE, readable without PROT_READ).
- * A dma-buf whose exporter offers no mapping type iommufd can use fails with
- * -EOPNOTSUPP, and a VMA whose offset lies outside its dma-buf with -EINVAL.
+ * unmaps it, and IOMMU_IOAS_MAP_STATE tells so. Closing or unbinding the
+ * exporting device ends it for good. Without the flag it stays unmapped until
+ * user space unmaps it. Such a range must be whole pages of one VMA: -EINVAL
+ * otherwise, also for a range that mixes memory and a dma-buf. A range that
+ * reaches into other I/O memory (VM_IO or VM_PFNMAP) fails with -EFAULT, and
+ * so does one whose VMA does not allow the access (writable without
+ * PROT_WRITE, readable without PROT_READ). A dma-buf whose exporter offers no
+ * mapping type iommufd can use, or cannot tell where in the buffer its mmap
+ * starts, fails with -EOPNOTSUPP, and a VMA that its exporter places outside
+ * the dma-buf with -EINVAL.
  * While the exporter revokes the dma-buf, mapping it fails with -ENODEV.
  */
 struct iommu_ioas_map {
@@ -247,6 +250,57 @@ struct iommu_ioas_map {
 	__aligned_u64 iova;
 };
 #define IOMMU_IOAS_MAP _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP)
+
+/**
+ * enum iommu_ioas_map_state_value - The state of a mapping
+ * @IOMMU_IOAS_MAP_STATE_MAPPED: Mapped in every domain of the IOAS
+ * @IOMMU_IOAS_MAP_STATE_REVOKED: A mapping of a dma-buf that its exporter
+ *                                revoked: unmapped from the domains until
+ *                                user space unmaps it, or, if it was made
+ *                                with IOMMU_IOAS_MAP_RESTORE, until the
+ *                                exporter lifts the revoke
+ * @IOMMU_IOAS_MAP_STATE_RESTORE_FAILED: A mapping made with
+ *                                       IOMMU_IOAS_MAP_RESTORE whose revoke
+ *                                       ended but that could not be mapped
+ *                                       again (out of memory, or the
+ *                                       exporter failed): unmapped until
+ *                                       user space unmaps it or the next
+ *                                       revoke of the dma-buf ends
+ */
+enum iommu_ioas_map_state_value {
+	IOMMU_IOAS_MAP_STATE_MAPPED = 0,
+	IOMMU_IOAS_MAP_STATE_REVOKED = 1,
+	IOMMU_IOAS_MAP_STATE_RESTORE_FAILED = 2,
+};
+
+/**
+ * struct iommu_ioas_map_state - ioctl(IOMMU_IOAS_MAP_STATE)
+ * @size: sizeof(struct iommu_ioas_map_state)
+ * @flags: Must be 0
+ * @ioas_id: IOAS ID to query
+ * @out_state: One of enum iommu_ioas_map_state_value
+ * @iova: An IOVA in the mapping to query
+ * @out_iova: The first IOVA of the mapping
+ * @out_length: The length of the mapping in bytes
+ *
+ * Tell whether the mapping that holds @iova is in the IOMMU. Only a mapping
+ * of a dma-buf (IOMMU_IOAS_MAP_FILE of its fd, IOMMU_IOAS_MAP of its mmap,
+ * such as a VFIO BAR's) can be anything but mapped, when its exporter revokes
+ * it (for a VFIO BAR: memory decode off, a reset, low power). A VMM that
+ * maps with IOMMU_IOAS_MAP_RESTORE can ask, after the device access that
+ * ended a revoke, whether the mapping came back. -ENOENT if nothing is mapped
+ * at @iova.
+ */
+struct iommu_ioas_map_state {
+	__u32 size;
+	__u32 flags;
+	__u32 ioas_id;
+	__u32 out_state;
+	__aligned_u64 iova;
+	__aligned_u64 out_iova;
+	__aligned_u64 out_length;
+};
+#define IOMMU_IOAS_MAP_STATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_STATE)
 
 /**
  * struct iommu_ioas_noiommu_get_pa - ioctl(IOMMU_IOAS_NOIOMMU_GET_PA)

@@ -137,6 +137,7 @@ TEST_F(iommufd, cmd_length)
 	TEST_LENGTH(iommu_ioas_map_file, IOMMU_IOAS_MAP_FILE, iova);
 	TEST_LENGTH(iommu_viommu_alloc, IOMMU_VIOMMU_ALLOC, out_viommu_id);
 	TEST_LENGTH(iommu_vdevice_alloc, IOMMU_VDEVICE_ALLOC, virt_id);
+	TEST_LENGTH(iommu_ioas_map_state, IOMMU_IOAS_MAP_STATE, out_length);
 	TEST_LENGTH(iommu_ioas_change_process, IOMMU_IOAS_CHANGE_PROCESS,
 		    __reserved);
 #undef TEST_LENGTH
@@ -1687,7 +1688,10 @@ static void check_dmabuf_unmapped(struct __test_metadata *_metadata, int fd,
  * is revoked. A mapping made with IOMMU_IOAS_MAP_RESTORE, by address or by
  * MAP_FILE, is mapped again at the same IOVA when the revoke is lifted; one
  * made without stays unmapped. The flag is accepted, and ignored, for
- * memory. The mmap starts a page into the buffer.
+ * memory. The mmap starts a page into the buffer. IOMMU_IOAS_MAP_STATE
+ * tells each state, also a restore that failed because the exporter's
+ * map failed (the mock's injected -ENOMEM), which the next revoke and
+ * lift retries.
  */
 TEST_F(iommufd_ioas, dmabuf_map_va)
 {
@@ -1697,6 +1701,12 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 	const unsigned int layout = MOCK_DMABUF_PAGE_RANGES_REVERSED;
 	size_t buf_size = PAGE_SIZE * 8, n = 8;
 	__u64 iova, iova_plain, iova_file, iova_file_plain, iova_mem;
+	struct iommu_ioas_map_state state_cmd = {
+		.size = sizeof(state_cmd),
+		.flags = 1,
+	};
+	__u64 out_iova, out_length;
+	__u32 state;
 	void *va;
 	int dfd;
 
@@ -1722,8 +1732,19 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, iova_plain, 1, n - 2);
 	}
+	ASSERT_EQ(0, _test_ioctl_ioas_map_state(self->fd, self->ioas_id,
+						iova + PAGE_SIZE, &state,
+						&out_iova, &out_length));
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED, state);
+	ASSERT_EQ(iova, out_iova);
+	ASSERT_EQ(buf_size - 2 * PAGE_SIZE, out_length);
+	test_ioctl_ioas_map_state(iova_file_plain, IOMMU_IOAS_MAP_STATE_MAPPED);
 
 	test_cmd_revoke_dmabuf(dfd, true);
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_REVOKED);
+	test_ioctl_ioas_map_state(iova_plain, IOMMU_IOAS_MAP_STATE_REVOKED);
+	test_ioctl_ioas_map_state(iova_file, IOMMU_IOAS_MAP_STATE_REVOKED);
+	test_ioctl_ioas_map_state(iova_mem, IOMMU_IOAS_MAP_STATE_MAPPED);
 	if (variant->mock_domains) {
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
 				      iova, n - 2);
@@ -1746,12 +1767,47 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
 				      iova_file_plain, n);
 	}
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_MAPPED);
+	test_ioctl_ioas_map_state(iova_plain, IOMMU_IOAS_MAP_STATE_REVOKED);
+	test_ioctl_ioas_map_state(iova_file, IOMMU_IOAS_MAP_STATE_MAPPED);
+	test_ioctl_ioas_map_state(iova_file_plain,
+				  IOMMU_IOAS_MAP_STATE_REVOKED);
+
+	/* The exporter fails the restores: user space can tell */
+	test_cmd_revoke_dmabuf(dfd, MOCK_DMABUF_REVOKE);
+	test_cmd_revoke_dmabuf(dfd, MOCK_DMABUF_LIFT_FAIL_MAPS);
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_RESTORE_FAILED);
+	test_ioctl_ioas_map_state(iova_file,
+				  IOMMU_IOAS_MAP_STATE_RESTORE_FAILED);
+	test_ioctl_ioas_map_state(iova_plain, IOMMU_IOAS_MAP_STATE_REVOKED);
+	if (variant->mock_domains) {
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova, n - 2);
+		check_dmabuf_unmapped(_metadata, self->fd, self->hwpt_id, dfd,
+				      iova_file, n);
+	}
+	/* The next revoke and lift map them again */
+	test_cmd_revoke_dmabuf(dfd, MOCK_DMABUF_REVOKE);
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_REVOKED);
+	test_cmd_revoke_dmabuf(dfd, MOCK_DMABUF_LIFT);
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_MAPPED);
+	test_ioctl_ioas_map_state(iova_file, IOMMU_IOAS_MAP_STATE_MAPPED);
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova, 1, n - 2);
 
 	test_ioctl_ioas_unmap(iova, buf_size - 2 * PAGE_SIZE);
 	test_ioctl_ioas_unmap(iova_plain, buf_size - 2 * PAGE_SIZE);
 	test_ioctl_ioas_unmap(iova_file, buf_size);
 	test_ioctl_ioas_unmap(iova_file_plain, buf_size);
 	test_ioctl_ioas_unmap(iova_mem, PAGE_SIZE);
+	EXPECT_ERRNO(ENOENT, _test_ioctl_ioas_map_state(self->fd,
+							self->ioas_id, iova,
+							&state, NULL, NULL));
+	state_cmd.ioas_id = self->ioas_id;
+	state_cmd.iova = iova_mem;
+	EXPECT_ERRNO(EOPNOTSUPP, ioctl(self->fd, IOMMU_IOAS_MAP_STATE,
+				       &state_cmd));
 	ASSERT_EQ(0, munmap(va, buf_size - PAGE_SIZE));
 	close(dfd);
 }
@@ -1848,7 +1904,7 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 						       IOMMU_IOAS_MAP_READABLE));
 	child = fork();
 	if (!child)
-		exit(ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &change) ? 1 : 0);
+		_exit(ioctl(self->fd, IOMMU_IOAS_CHANGE_PROCESS, &change) ? 1 : 0);
 	ASSERT_NE(-1, child);
 	ASSERT_EQ(child, waitpid(child, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
@@ -1873,6 +1929,8 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	if (variant->mock_domains)
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, copy_cmd.dst_iova, 1, 2);
+	/* Mapped by fd without the flag: not restored */
+	check_dmabuf_unmapped(_metadata, self->fd, hwpt_id2, dfd, file_iova, 1);
 	test_ioctl_destroy(hwpt_id2);
 	test_ioctl_destroy(stdev_id2);
 
@@ -1887,8 +1945,9 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
  * Ranges of a mmap of the dma-buf that IOMMU_IOAS_MAP refuses: part of a
  * page, memory and dma-buf in one range either way round, a range across
  * two mmaps of the dma-buf, the buffer while revoked, a writable
- * mapping of a read-only mmap, and a read-only mapping of a PROT_NONE
- * mmap.
+ * mapping of a read-only mmap, a read-only mapping of a PROT_NONE
+ * mmap, and a mmap whose exporter cannot tell where in the buffer it
+ * starts (a DRM-style fake offset it can take off again maps).
  */
 TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 {
@@ -1944,6 +2003,39 @@ TEST_F(iommufd_ioas, dmabuf_map_va_refused)
 						  IOMMU_IOAS_MAP_READABLE));
 
 	ASSERT_EQ(0, munmap(area, buf_size + 2 * PAGE_SIZE));
+	close(dfd);
+
+	/*
+	 * Where a mmap starts in the buffer is the exporter's to say: with a
+	 * fake offset in vm_pgoff (as DRM's mmap adds) that it takes off
+	 * again, the right pages map; one that cannot tell is refused.
+	 */
+	test_cmd_get_dmabuf_rw(buf_size,
+			       MOCK_DMABUF_PAGE_RANGES_REVERSED |
+				       MOCK_DMABUF_FAKE_OFFSET,
+			       &dfd);
+	area = mmap(NULL, buf_size - PAGE_SIZE, PROT_READ | PROT_WRITE,
+		    MAP_SHARED, dfd, PAGE_SIZE);
+	ASSERT_NE(MAP_FAILED, area);
+	test_ioctl_ioas_map(area, buf_size - PAGE_SIZE, &iova);
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 MOCK_DMABUF_PAGE_RANGES_REVERSED,
+				 buf_size / PAGE_SIZE, iova, 1,
+				 buf_size / PAGE_SIZE - 1);
+	test_ioctl_ioas_unmap(iova, buf_size - PAGE_SIZE);
+	ASSERT_EQ(0, munmap(area, buf_size - PAGE_SIZE));
+	close(dfd);
+
+	test_cmd_get_dmabuf_rw(buf_size,
+			       MOCK_DMABUF_ONE_RANGE | MOCK_DMABUF_FAKE_OFFSET |
+				       MOCK_DMABUF_NO_VMA_OFFSET,
+			       &dfd);
+	area = mmap(NULL, buf_size, PROT_READ | PROT_WRITE, MAP_SHARED, dfd,
+		    0);
+	ASSERT_NE(MAP_FAILED, area);
+	test_err_ioctl_ioas_map(EOPNOTSUPP, area, buf_size, &iova);
+	ASSERT_EQ(0, munmap(area, buf_size));
 	close(dfd);
 }
 

@@ -478,6 +478,7 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 	uint32_t ioas_id;
 	__u32 stdev_id;
 	__u32 idev_id;
+	__u32 state;
 	__u64 iova2;
 	__u64 iova;
 
@@ -525,6 +526,11 @@ TEST_FAIL_NTH(basic_fail_nth, map_dmabuf_va)
 		return -1;
 
 	if (_test_cmd_revoke_dmabuf(self->fd, self->dmabuf_fd, false))
+		return -1;
+
+	/* The restore runs in a worker, where no failure is injected */
+	if (_test_ioctl_ioas_map_state(self->fd, ioas_id, iova, &state, NULL,
+				       NULL))
 		return -1;
 
 	if (_test_ioctl_ioas_unmap(self->fd, ioas_id, iova2,

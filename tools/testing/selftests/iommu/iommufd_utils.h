@@ -591,7 +591,7 @@ static int _test_cmd_get_dmabuf(int fd, size_t len, unsigned int layout,
 	ASSERT_EQ(0, __test_cmd_get_dmabuf(self->fd, len, layout,          \
 					   O_RDWR | O_CLOEXEC, out_fd))
 
-static int _test_cmd_revoke_dmabuf(int fd, int dmabuf_fd, bool revoked)
+static int _test_cmd_revoke_dmabuf(int fd, int dmabuf_fd, unsigned int revoked)
 {
 	struct iommu_test_cmd cmd = {
 		.size = sizeof(cmd),
@@ -607,6 +607,36 @@ static int _test_cmd_revoke_dmabuf(int fd, int dmabuf_fd, bool revoked)
 }
 #define test_cmd_revoke_dmabuf(dmabuf_fd, revoke) \
 	ASSERT_EQ(0, _test_cmd_revoke_dmabuf(self->fd, dmabuf_fd, revoke))
+
+static int _test_ioctl_ioas_map_state(int fd, unsigned int ioas_id,
+				      __u64 iova, __u32 *state,
+				      __u64 *out_iova, __u64 *out_length)
+{
+	struct iommu_ioas_map_state cmd = {
+		.size = sizeof(cmd),
+		.ioas_id = ioas_id,
+		.iova = iova,
+	};
+	int ret;
+
+	ret = ioctl(fd, IOMMU_IOAS_MAP_STATE, &cmd);
+	if (ret)
+		return ret;
+	*state = cmd.out_state;
+	if (out_iova)
+		*out_iova = cmd.out_iova;
+	if (out_length)
+		*out_length = cmd.out_length;
+	return 0;
+}
+#define test_ioctl_ioas_map_state(_iova, _state)                             \
+	do {                                                                 \
+		__u32 __state;                                               \
+		ASSERT_EQ(0, _test_ioctl_ioas_map_state(self->fd,            \
+							self->ioas_id, _iova, \
+							&__state, NULL, NULL)); \
+		ASSERT_EQ(_state, __state);                                  \
+	} while (0)
 
 static int _test_cmd_dmabuf_read_map(int fd, __u32 hwpt_id, int dmabuf_fd,
 				     __u64 iova, size_t npages, __u64 *out)

@@ -1041,7 +1041,9 @@ TEST_F(vfio_pci_p2p_dmabuf_test, no_automatic_remap)
  * vfio-pci puts under the mmap, DMA lands through it, memory decode off
  * revokes it as it revokes a MAP_FILE of a dma-buf, and decode on and a
  * reset bring it back at the same IOVA with nothing from user space, as a
- * guest sizing a BAR or resetting its device needs. The mmap is of
+ * guest sizing a BAR or resetting its device needs; through iommufd,
+ * IOMMU_IOAS_MAP_STATE says so as soon as the config write or the reset
+ * returns. The mmap is of
  * the test's slot only, with its first page unmapped again, so that the
  * VMA starts a page into its dma-buf and the dma-buf a slot into the BAR:
  * every byte has to land where the offsets of both say.
@@ -1075,15 +1077,25 @@ static void __map_va_flow(struct __test_metadata *_metadata, struct p2p *p2p,
 	bar_fill(p2p, blocked, REVOKE_LEN, ~seed);
 
 	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
+	if (p2p->iommu->iommufd)
+		ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+			  iommu_map_state(p2p->iommu, region.iova));
 	dma_to_bar(p2p, BAR_IOVA + blocked, blocked, REVOKE_LEN, seed + 1,
 		   "absent");
 	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	/* The config write returns once the mapping is back */
+	if (p2p->iommu->iommufd)
+		ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+			  iommu_map_state(p2p->iommu, region.iova));
 	bar_check(p2p, blocked, REVOKE_LEN, ~seed, "blocked DMA");
 	p2p_write(p2p, base + SLOT_SIZE - REVOKE_LEN, REVOKE_LEN, seed + 2);
 
 	/* A reset revokes the dma-buf for its duration only. */
 	if (p2p->exporter->info.flags & VFIO_DEVICE_FLAGS_RESET) {
 		ASSERT_EQ(0, ioctl(p2p->exporter->fd, VFIO_DEVICE_RESET, NULL));
+		if (p2p->iommu->iommufd)
+			ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+				  iommu_map_state(p2p->iommu, region.iova));
 		p2p_write(p2p, base + SLOT_SIZE - 2 * REVOKE_LEN, REVOKE_LEN,
 			  seed + 4);
 	}
@@ -1135,6 +1147,8 @@ TEST_F(vfio_pci_p2p_dmabuf_test, map_va_no_restore)
 
 	vfio_pci_cmd_clear(p2p->exporter, PCI_COMMAND_MEMORY);
 	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(p2p->iommu, region.iova));
 	revoke_blocked_dma(p2p, base, seed);
 	bar_check(p2p, base + BLOCKED_OFF, REVOKE_LEN, ~seed,
 		  "DMA after decode on, without the restore");

@@ -161,6 +161,21 @@ int __iommu_map_restore(struct iommu *iommu, struct dma_region *region)
 	return iommu_map_flags(iommu, region, IOMMU_IOAS_MAP_RESTORE);
 }
 
+int iommu_map_state(struct iommu *iommu, u64 iova)
+{
+	struct iommu_ioas_map_state args = {
+		.size = sizeof(args),
+		.ioas_id = iommu->ioas_id,
+		.iova = iova,
+	};
+
+	if (!iommu->iommufd)
+		return -EOPNOTSUPP;
+	if (ioctl(iommu->iommufd, IOMMU_IOAS_MAP_STATE, &args))
+		return -errno;
+	return args.out_state;
+}
+
 static int __vfio_iommu_unmap(int fd, u64 iova, u64 size, u32 flags, u64 *unmapped)
 {
 	struct vfio_iommu_type1_dma_unmap args = {

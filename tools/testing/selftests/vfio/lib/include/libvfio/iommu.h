@@ -44,6 +44,12 @@ int __iommu_map(struct iommu *iommu, struct dma_region *region);
  */
 int __iommu_map_restore(struct iommu *iommu, struct dma_region *region);
 
+/*
+ * The state (enum iommu_ioas_map_state_value) of the iommufd mapping that
+ * holds @iova: -EOPNOTSUPP for a VFIO container, which cannot tell.
+ */
+int iommu_map_state(struct iommu *iommu, u64 iova);
+
 static inline void iommu_map(struct iommu *iommu, struct dma_region *region)
 {
 	VFIO_ASSERT_EQ(__iommu_map(iommu, region), 0);
