@@ -901,8 +901,9 @@ EXPORT_SYMBOL_NS_GPL(dma_buf_get_from_vma, "DMA_BUF");
  * but an exporter's &dma_buf_ops.mmap may change it (DRM adds its fake
  * offset), so the exporter is asked, through &dma_buf_ops.vma_offset.
  *
- * Return: 0, -EOPNOTSUPP if the exporter cannot tell, or -EINVAL if the
- * exporter's answer puts @vma past the end of the buffer.
+ * Return: 0, -EOPNOTSUPP if the exporter cannot tell, the exporter's
+ * error, or -EINVAL if its answer is not page aligned or puts @vma past the
+ * end of the buffer.
  */
 int dma_buf_vma_offset(struct dma_buf *dmabuf, struct vm_area_struct *vma,
 		       u64 *offset)
@@ -919,7 +920,8 @@ int dma_buf_vma_offset(struct dma_buf *dmabuf, struct vm_area_struct *vma,
 	ret = dmabuf->ops->vma_offset(dmabuf, vma, offset);
 	if (ret)
 		return ret;
-	if (check_add_overflow(*offset, (u64)(vma->vm_end - vma->vm_start),
+	if (!PAGE_ALIGNED(*offset) ||
+	    check_add_overflow(*offset, (u64)(vma->vm_end - vma->vm_start),
 			       &end) || end > dmabuf->size)
 		return -EINVAL;
 	return 0;

@@ -28,6 +28,11 @@
  *                          last mapping, even when that mapping is gone:
  *                          what a device does that was not stopped
  *     detach               unmap and detach
+ *     fence FD             add a fence of this importer to the reservation
+ *                          object of the dma-buf FD (bookkeeping usage, as
+ *                          a job that still uses the buffer), unsignaled:
+ *                          an exporter that revokes the buffer waits for it
+ *     signal               signal that fence
  *
  * A read of ctl returns the result of the last command: "ok", "mapped N"
  * and one "ADDRESS LENGTH" line (hex) for each of the N DMA segments, or
@@ -46,6 +51,7 @@
  */
 #include <linux/debugfs.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-fence.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/io-64-nonatomic-lo-hi.h>
@@ -94,6 +100,7 @@
  * @invalidations: calls of invalidate_mappings since the last command;
  *	under the reservation lock
  * @dead: a transfer did not end in time: no more transfers
+ * @fence: the fence of "fence", until "signal"
  * @result: the result of the last command
  * @result_len: its length
  */
@@ -114,6 +121,7 @@ struct sgt_test {
 	unsigned int nr_segs;
 	unsigned int invalidations;
 	bool dead;
+	struct dma_fence *fence;
 	char result[SGT_TEST_RESULT_SIZE];
 	size_t result_len;
 };
@@ -350,6 +358,77 @@ static int sgt_test_attach(struct sgt_test *t, const char *args)
 	return 0;
 }
 
+static const char *sgt_test_fence_name(struct dma_fence *fence)
+{
+	return "dma_buf_sgt_test";
+}
+
+/*
+ * A fence outlives the device in the reservation objects that hold it:
+ * it carries its own lock. The default release frees it (base first).
+ */
+struct sgt_test_fence {
+	struct dma_fence base;
+	spinlock_t lock;	/* of @base */
+};
+
+static const struct dma_fence_ops sgt_test_fence_ops = {
+	.get_driver_name = sgt_test_fence_name,
+	.get_timeline_name = sgt_test_fence_name,
+};
+
+/* "fence FD": a job of this importer that has not finished */
+static int sgt_test_fence(struct sgt_test *t, const char *args)
+{
+	struct sgt_test_fence *f;
+	struct dma_fence *fence;
+	struct dma_buf *dmabuf;
+	int fd, ret;
+	char extra;
+
+	if (t->fence)
+		return -EBUSY;
+	if (sscanf(args, "%d %c", &fd, &extra) != 1)
+		return -EINVAL;
+	f = kzalloc_obj(*f);
+	if (!f)
+		return -ENOMEM;
+	spin_lock_init(&f->lock);
+	fence = &f->base;
+	dma_fence_init(fence, &sgt_test_fence_ops, &f->lock,
+		       dma_fence_context_alloc(1), 1);
+
+	dmabuf = dma_buf_get(fd);
+	if (IS_ERR(dmabuf)) {
+		dma_fence_put(fence);
+		return PTR_ERR(dmabuf);
+	}
+	dma_resv_lock(dmabuf->resv, NULL);
+	ret = dma_resv_reserve_fences(dmabuf->resv, 1);
+	if (!ret)
+		dma_resv_add_fence(dmabuf->resv, fence,
+				   DMA_RESV_USAGE_BOOKKEEP);
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_put(dmabuf);
+	if (ret) {
+		dma_fence_put(fence);
+		return ret;
+	}
+	t->fence = fence;
+	sgt_test_printf(t, "ok\n");
+	return 0;
+}
+
+/* "signal": the job is done; also at unbind */
+static void sgt_test_signal(struct sgt_test *t)
+{
+	if (!t->fence)
+		return;
+	dma_fence_signal(t->fence);
+	dma_fence_put(t->fence);
+	t->fence = NULL;
+}
+
 static ssize_t sgt_test_ctl_write(struct file *file, const char __user *ubuf,
 				  size_t count, loff_t *ppos)
 {
@@ -385,6 +464,13 @@ static ssize_t sgt_test_ctl_write(struct file *file, const char __user *ubuf,
 		sgt_test_detach(t);
 		sgt_test_printf(t, "ok\n");
 		ret = 0;
+	} else if (!strncmp(cmd, "fence ", 6)) {
+		ret = sgt_test_fence(t, cmd + 6);
+	} else if (!strcmp(cmd, "signal")) {
+		ret = t->fence ? 0 : -EINVAL;
+		sgt_test_signal(t);
+		if (!ret)
+			sgt_test_printf(t, "ok\n");
 	} else {
 		ret = -EINVAL;
 	}
@@ -520,6 +606,7 @@ static void sgt_test_remove(struct pci_dev *pdev)
 	/* No command runs once the files are gone. */
 	debugfs_remove_recursive(t->dir);
 	sgt_test_detach(t);
+	sgt_test_signal(t);
 	pci_clear_master(pdev);
 }
 

@@ -1513,6 +1513,7 @@ static void iopt_dmabuf_restore(struct iopt_pages *pages,
 		if (rc)
 			goto err_unmap;
 	}
+	pages->dmabuf.restore_failed = false;
 	return;
 
 err_unmap:
@@ -1579,6 +1580,9 @@ static void iopt_dmabuf_available(struct dma_buf_attachment *attach)
  */
 u32 iopt_pages_map_state(struct iopt_pages *pages)
 {
+	if (!iopt_is_dmabuf(pages))
+		return IOMMU_IOAS_MAP_STATE_MAPPED;
+
 	guard(mutex)(&pages->mutex);
 	if (!iopt_dmabuf_revoked(pages))
 		return IOMMU_IOAS_MAP_STATE_MAPPED;

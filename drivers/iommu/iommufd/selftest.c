@@ -2067,9 +2067,10 @@ iommufd_test_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 /*
  * The mock's memory mapped to user space the way a BAR is, by PFN, in the
  * order of the list, so that IOMMU_IOAS_MAP of the mapping maps the
- * dma-buf. vm_pgoff stays the page offset in the buffer, as the physical
- * address list type requires. Only a list that passes the check is
- * followed.
+ * dma-buf. vm_pgoff stays the page offset in the buffer, which
+ * &dma_buf_ops.vma_offset reports, unless MOCK_DMABUF_FAKE_OFFSET adds a
+ * fake offset to it (as DRM's mmap does), which vma_offset takes off. Only
+ * a list that passes the check is followed.
  */
 static int iommufd_test_dma_buf_mmap(struct dma_buf *dmabuf,
 				     struct vm_area_struct *vma)

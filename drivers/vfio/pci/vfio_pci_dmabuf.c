@@ -229,6 +229,7 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 	struct vfio_pci_dma_buf *priv = vma->vm_private_data;
 	unsigned long addr = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
 	vm_fault_t ret = VM_FAULT_FALLBACK;
+	bool waited = false;
 	unsigned long pfn;
 	u64 offset;
 
@@ -247,6 +248,18 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 	 * bound. Faults share it, as they shared memory_lock before.
 	 */
 	down_read(&priv->fault_rwsem);
+	if (priv->revoked && priv->vfio_file) {
+		/*
+		 * A BAR mmap, whose VMA keeps the device open: a revoke for a
+		 * reset or a wake-up lasts as long as memory_lock is held for
+		 * write, and faults waited for it, not failed, when they took
+		 * memory_lock. Wait the same way, then look again.
+		 */
+		up_read(&priv->fault_rwsem);
+		down_read(&priv->vdev->memory_lock);
+		down_read(&priv->fault_rwsem);
+		waited = true;
+	}
 	if (priv->revoked)
 		ret = VM_FAULT_SIGBUS;
 	else if (!order)
@@ -258,6 +271,8 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 		 order == PUD_ORDER)
 		ret = vmf_insert_pfn_pud(vmf, pfn, false);
 	up_read(&priv->fault_rwsem);
+	if (waited)
+		up_read(&priv->vdev->memory_lock);
 
 	return ret;
 }
@@ -824,11 +839,12 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 			 * Importers that map the buffer again do so from the
 			 * core's work, outside these locks;
 			 * vfio_pci_dma_buf_sync() waits for it. Counted once
-			 * queued: a sync that reads the count waits for it.
+			 * queued: a sync that reads the count (acquire) sees
+			 * the work queued and waits for it.
 			 */
 			dma_buf_notify_available(priv->dmabuf);
-			WRITE_ONCE(vdev->dmabufs_lifted,
-				   vdev->dmabufs_lifted + 1);
+			smp_store_release(&vdev->dmabufs_lifted,
+					  vdev->dmabufs_lifted + 1);
 		}
 		fput(priv->dmabuf->file);
 	}
@@ -853,7 +869,8 @@ void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
 	struct vfio_pci_dma_buf *priv, *found, *prev = NULL;
 	unsigned long lifted;
 
-	lifted = READ_ONCE(vdev->dmabufs_lifted);
+	/* Pairs with the release in move(): the works counted are queued */
+	lifted = smp_load_acquire(&vdev->dmabufs_lifted);
 	/* Pairs with the release below: the restores are seen done */
 	if (smp_load_acquire(&vdev->dmabufs_synced) == lifted)
 		return;

@@ -226,8 +226,8 @@ enum iommufd_ioas_map_flags {
  * IOMMU_IOAS_MAP_RESTORE it is mapped again at the same IOVA when the exporter
  * lifts the revoke (for a VFIO BAR: memory decode on again, reset done, low
  * power ended; vfio-pci returns from the config access or ioctl that lifted it
- * once the mapping is back), unless the kernel cannot map it then (out of
- * memory): it then stays unmapped until the revoke ends again or user space
+ * once the mapping is back), unless it cannot be mapped then (out of memory,
+ * or the exporter's map fails): it then stays unmapped until the revoke ends again or user space
  * unmaps it, and IOMMU_IOAS_MAP_STATE tells so. Closing or unbinding the
  * exporting device ends it for good. Without the flag it stays unmapped until
  * user space unmaps it. Such a range must be whole pages of one VMA: -EINVAL
@@ -253,7 +253,8 @@ struct iommu_ioas_map {
 
 /**
  * enum iommu_ioas_map_state_value - The state of a mapping
- * @IOMMU_IOAS_MAP_STATE_MAPPED: Mapped in every domain of the IOAS
+ * @IOMMU_IOAS_MAP_STATE_MAPPED: Not revoked: in every domain the IOAS has
+ *                               (memory is pinned when a domain needs it)
  * @IOMMU_IOAS_MAP_STATE_REVOKED: A mapping of a dma-buf that its exporter
  *                                revoked: unmapped from the domains until
  *                                user space unmaps it, or, if it was made
@@ -279,17 +280,19 @@ enum iommu_ioas_map_state_value {
  * @flags: Must be 0
  * @ioas_id: IOAS ID to query
  * @out_state: One of enum iommu_ioas_map_state_value
- * @iova: An IOVA in the mapping to query
- * @out_iova: The first IOVA of the mapping
- * @out_length: The length of the mapping in bytes
+ * @iova: An IOVA in the area to query
+ * @out_iova: The first IOVA of the area
+ * @out_length: The length of the area in bytes
  *
- * Tell whether the mapping that holds @iova is in the IOMMU. Only a mapping
- * of a dma-buf (IOMMU_IOAS_MAP_FILE of its fd, IOMMU_IOAS_MAP of its mmap,
- * such as a VFIO BAR's) can be anything but mapped, when its exporter revokes
- * it (for a VFIO BAR: memory decode off, a reset, low power). A VMM that
- * maps with IOMMU_IOAS_MAP_RESTORE can ask, after the device access that
- * ended a revoke, whether the mapping came back. -ENOENT if nothing is mapped
- * at @iova.
+ * Tell whether the area that holds @iova is in the IOMMU: the range of one
+ * IOMMU_IOAS_MAP, IOMMU_IOAS_MAP_FILE or IOMMU_IOAS_COPY, or what is left of
+ * it after a partial unmap; a copy shares the state of its source. Only a
+ * mapping of a dma-buf (IOMMU_IOAS_MAP_FILE of its fd, IOMMU_IOAS_MAP of its
+ * mmap, such as a VFIO BAR's) can be anything but mapped, when its exporter
+ * revokes it (for a VFIO BAR: memory decode off, a reset, low power). A VMM
+ * that maps with IOMMU_IOAS_MAP_RESTORE can ask, after the device access
+ * that ended a revoke, whether the mapping came back. -ENOENT if nothing is
+ * mapped at @iova.
  */
 struct iommu_ioas_map_state {
 	__u32 size;

@@ -1915,6 +1915,9 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	 * mock device would share the domain the IOAS has, so allocate one.
 	 */
 	test_cmd_revoke_dmabuf(dfd, true);
+	/* The copy shares the state of its source, from any of its IOVAs */
+	test_ioctl_ioas_map_state(copy_cmd.dst_iova + PAGE_SIZE,
+				  IOMMU_IOAS_MAP_STATE_REVOKED);
 	test_cmd_mock_domain(self->ioas_id, &stdev_id2, NULL, &idev_id2);
 	test_cmd_hwpt_alloc(idev_id2, self->ioas_id, 0, &hwpt_id2);
 	if (variant->mock_domains)
@@ -1929,8 +1932,11 @@ TEST_F(iommufd_ioas, dmabuf_map_va_ops)
 	if (variant->mock_domains)
 		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
 				 layout, n, copy_cmd.dst_iova, 1, 2);
+	test_ioctl_ioas_map_state(copy_cmd.dst_iova + PAGE_SIZE,
+				  IOMMU_IOAS_MAP_STATE_MAPPED);
 	/* Mapped by fd without the flag: not restored */
 	check_dmabuf_unmapped(_metadata, self->fd, hwpt_id2, dfd, file_iova, 1);
+	test_ioctl_ioas_map_state(file_iova, IOMMU_IOAS_MAP_STATE_REVOKED);
 	test_ioctl_destroy(hwpt_id2);
 	test_ioctl_destroy(stdev_id2);
 

@@ -43,6 +43,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 
 #include <linux/io.h>
 #include <linux/iommufd.h>
@@ -1159,6 +1162,72 @@ TEST_F(vfio_pci_p2p_dmabuf_test, map_va_no_restore)
 	iommu_unmap(p2p->iommu, &region);
 }
 
+static sigjmp_buf fault_jmp;
+
+static void fault_sigbus(int sig)
+{
+	siglongjmp(fault_jmp, 1);
+}
+
+struct resetter {
+	int fd;
+	unsigned int resets;
+	int err;
+	bool done;
+};
+
+static void *reset_loop(void *arg)
+{
+	struct resetter *r = arg;
+	unsigned int i;
+
+	for (i = 0; i < r->resets && !r->err; i++)
+		if (ioctl(r->fd, VFIO_DEVICE_RESET, NULL))
+			r->err = errno;
+	__atomic_store_n(&r->done, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * A fault of a BAR mmap during a reset waits for the reset and then maps
+ * the page, as when faults took memory_lock, instead of raising SIGBUS: a
+ * vCPU of a VMM that touches the BAR while another thread resets the
+ * device must not die. One thread resets the exporter a few times; this
+ * one reads the BAR meanwhile, page after page, so that the reads after
+ * each reset's zap fault.
+ */
+TEST_F_TIMEOUT(vfio_pci_p2p_dmabuf_test, fault_during_reset, 90)
+{
+	struct p2p *p2p = &self->p2p;
+	struct resetter r = { .fd = p2p->exporter->fd, .resets = 5 };
+	struct sigaction sa = { .sa_handler = fault_sigbus }, old;
+	const u8 *bar = bar_vaddr(p2p);
+	volatile unsigned long reads = 0, sigbus = 0;
+	volatile unsigned long k = 0;
+	pthread_t thread;
+
+	if (!(p2p->exporter->info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s has no reset method\n", exporter_bdf);
+	ASSERT_EQ(0, sigaction(SIGBUS, &sa, &old));
+	ASSERT_EQ(0, pthread_create(&thread, NULL, reset_loop, &r));
+	while (!__atomic_load_n(&r.done, __ATOMIC_ACQUIRE)) {
+		if (sigsetjmp(fault_jmp, 1)) {
+			sigbus++;
+			continue;
+		}
+		(void)*(volatile const u32 *)(bar + (k++ * SZ_4K) %
+						    p2p->bar_size);
+		reads++;
+	}
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	ASSERT_EQ(0, sigaction(SIGBUS, &old, NULL));
+	ASSERT_EQ(0, r.err);
+	ASSERT_EQ(0, sigbus)
+		TH_LOG("%lu of %lu reads of the BAR raised SIGBUS during resets",
+		       sigbus, sigbus + reads);
+	ASSERT_LT(0, reads);
+}
+
 /*
  * Close the devices and the IOMMU of the fixture and open them again
  * through a VFIO container of @mode, as QEMU's container backend does.
@@ -2137,6 +2206,122 @@ TEST_F(vfio_pci_sgt_dmabuf_test, sgt_revoke)
 	bar_check(p2p, base + SLOT_SIZE / 2 + 0x2000, SGT_LEN, seed + 2,
 		  "DMA after the revoke");
 	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "detach"));
+	ASSERT_EQ(0, close(fd));
+}
+
+struct stall {
+	struct vfio_pci_device *exporter;
+	int ctl;		/* the watchdog's own fd of the importer */
+	pid_t revoker;		/* the thread that revokes, once known */
+	bool revoked;		/* its config write returned */
+	bool stop;		/* the watchdog may go */
+	/*
+	 * The watchdog's command, in memory that is mapped already: a page
+	 * fault could wait behind the mmap() that holds the mmap_lock.
+	 */
+	char signal[8];
+};
+
+/* Turn decode off: the revoke waits for the importer's fence. */
+static void *stall_revoke(void *arg)
+{
+	struct stall *s = arg;
+
+	__atomic_store_n(&s->revoker, (pid_t)syscall(SYS_gettid),
+			 __ATOMIC_RELEASE);
+	vfio_pci_cmd_clear(s->exporter, PCI_COMMAND_MEMORY);
+	__atomic_store_n(&s->revoked, true, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Signal the fence after 10 s, so that a stalled mmap() fails the test. */
+static void *stall_watchdog(void *arg)
+{
+	struct stall *s = arg;
+	int i;
+
+	for (i = 0; i < 100 && !__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE); i++)
+		usleep(100 * 1000);
+	if (i == 100 && pwrite(s->ctl, s->signal, strlen(s->signal), 0) < 0)
+		ksft_print_msg("the watchdog's signal: %s\n", strerror(errno));
+	return NULL;
+}
+
+/* Whether thread @tid of this process sleeps uninterruptibly (in the kernel). */
+static bool thread_in_d_state(pid_t tid)
+{
+	char path[64], stat[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	stat[n] = 0;
+	p = strrchr(stat, ')');
+	return p && p[1] == ' ' && p[2] == 'D';
+}
+
+/*
+ * A revoke waits for the importers' fences, with memory_lock held; a
+ * mmap() of a BAR, which makes a dma-buf with the mmap_lock held, must not
+ * wait with it (v9 before this test: the revoke held the device's dma-buf
+ * list lock across the wait, and the mmap() waited for the fence). The
+ * importer publishes a fence it does not signal on a dma-buf of one slot;
+ * a thread turns decode off and sleeps in the revoke; a mmap() of a page of
+ * another slot returns while it does; the revoke ends once the fence is
+ * signaled. A watchdog signals after 10 s: a stalled mmap() fails the test
+ * instead of hanging it.
+ */
+TEST_F(vfio_pci_sgt_dmabuf_test, sgt_mmap_during_revoke)
+{
+	struct p2p *p2p = &self->p2p;
+	struct stall s = { .exporter = p2p->exporter, .signal = "signal" };
+	pthread_t revoker, watchdog;
+	bool revoking;
+	char ctl[128];
+	pid_t tid;
+	void *va;
+	int fd, i;
+
+	fd = sgt_dmabuf(p2p, SLOT_SGT);
+	ASSERT_LE(0, fd);
+	ASSERT_ANSWER("ok", sgt_cmd(self->ctl, "fence %d", fd));
+	snprintf_assert(ctl, sizeof(ctl), "%s/%s/ctl", SGT_DEBUGFS, engine_bdf);
+	s.ctl = open(ctl, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, s.ctl);
+	ASSERT_EQ(0, pthread_create(&watchdog, NULL, stall_watchdog, &s));
+	ASSERT_EQ(0, pthread_create(&revoker, NULL, stall_revoke, &s));
+
+	/* Until the revoke sleeps on the fence (or the watchdog fired) */
+	for (i = 0; i < 100; i++) {
+		tid = __atomic_load_n(&s.revoker, __ATOMIC_ACQUIRE);
+		if (tid && thread_in_d_state(tid))
+			break;
+		usleep(50 * 1000);
+	}
+	va = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
+		  p2p->exporter->fd,
+		  p2p->exporter->bars[p2p->bar].info.offset +
+			  slot(SLOT_SGT_REVOKE));
+	revoking = !__atomic_load_n(&s.revoked, __ATOMIC_ACQUIRE);
+
+	sgt_cmd(self->ctl, "signal");
+	ASSERT_EQ(0, pthread_join(revoker, NULL));
+	__atomic_store_n(&s.stop, true, __ATOMIC_RELEASE);
+	ASSERT_EQ(0, pthread_join(watchdog, NULL));
+	ASSERT_NE(MAP_FAILED, va);
+	ASSERT_EQ(0, munmap(va, SZ_4K));
+	ASSERT_LT(i, 100) TH_LOG("the revoke never slept on the fence");
+	ASSERT_TRUE(revoking) TH_LOG("mmap() returned only after the revoke ended");
+
+	vfio_pci_cmd_set(p2p->exporter, PCI_COMMAND_MEMORY);
+	ASSERT_EQ(0, close(s.ctl));
 	ASSERT_EQ(0, close(fd));
 }
 
