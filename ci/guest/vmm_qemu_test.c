@@ -77,6 +77,7 @@ FIXTURE(vmm) {
 	pid_t pid;		/* QEMU, until reaped (then 0) */
 	int status;		/* its wait status, once reaped */
 	int to, from;		/* qtest: our ends of its FIFOs */
+	char qfifo[64], mfifo[64];	/* their names, without .in/.out */
 	char err[64], trace[64];
 	char line[LINE_MAX_LEN];	/* the last answer */
 	char buf[LINE_MAX_LEN];		/* read from QEMU, not yet answered */
@@ -404,7 +405,9 @@ static bool fifo_make(const char *base)
  * writer of our own: no EOF, QEMU's exit is seen by waitpid()). QEMU opens
  * its ends (read-write, .in first) as it starts; until it has, a write
  * end cannot be opened (ENXIO). Not blocking on that: QEMU may exit
- * before (a bad device, say). The FIFOs are removed once open.
+ * before (a bad device, say). The FIFOs stay until vmm_stop(): QEMU may
+ * not have opened .out yet when .in opens, and with .out gone it falls
+ * back to opening @base itself and exits (seen once in 2026-12).
  */
 static bool fifo_open(FIXTURE_DATA(vmm) *self, const char *base, int *to,
 		      int *from)
@@ -425,9 +428,20 @@ static bool fifo_open(FIXTURE_DATA(vmm) *self, const char *base, int *to,
 		fcntl(*to, F_SETFL, 0);
 		*from = open(out, O_RDWR);
 	}
-	unlink(in);
-	unlink(out);
 	return *from >= 0;
+}
+
+/* Remove the FIFOs of fifo_make(@base). */
+static void fifo_remove(const char *base)
+{
+	char path[80];
+
+	if (!base[0])
+		return;
+	snprintf(path, sizeof(path), "%s.in", base);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s.out", base);
+	unlink(path);
 }
 
 /*
@@ -489,6 +503,8 @@ static bool vmm_stop(FIXTURE_DATA(vmm) *self)
 	self->from = -1;
 	if (!stat(self->err, &st) && st.st_size)
 		print_file("QEMU stderr", self->err);
+	fifo_remove(self->qfifo);
+	fifo_remove(self->mfifo);
 	unlink(PIDFILE);
 	return WIFEXITED(self->status) && !WEXITSTATUS(self->status);
 }
@@ -502,7 +518,8 @@ static bool vmm_stop(FIXTURE_DATA(vmm) *self)
  */
 static bool vmm_start(FIXTURE_DATA(vmm) *self, bool iommufd, int *mon)
 {
-	char dev[3][96], qfifo[64], mfifo[64], qtest[72], mdev[80];
+	char dev[3][96], qtest[72], mdev[80];
+	char *qfifo = self->qfifo, *mfifo = self->mfifo;
 	FILE *f;
 	int i;
 
@@ -512,8 +529,8 @@ static bool vmm_start(FIXTURE_DATA(vmm) *self, bool iommufd, int *mon)
 
 	snprintf(self->err, sizeof(self->err), "/tmp/vmm-%d.err", getpid());
 	snprintf(self->trace, sizeof(self->trace), "/tmp/vmm-%d.trace", getpid());
-	snprintf(qfifo, sizeof(qfifo), "/tmp/vmm-%d.qtest", getpid());
-	snprintf(mfifo, sizeof(mfifo), "/tmp/vmm-%d.mon", getpid());
+	snprintf(qfifo, sizeof(self->qfifo), "/tmp/vmm-%d.qtest", getpid());
+	snprintf(mfifo, sizeof(self->mfifo), "/tmp/vmm-%d.mon", getpid());
 	snprintf(qtest, sizeof(qtest), "pipe:%s", qfifo);
 	snprintf(mdev, sizeof(mdev), "pipe:%s", mfifo);
 	if (!fifo_make(qfifo) || (mon && !fifo_make(mfifo))) {

@@ -1978,7 +1978,7 @@ struct iommufd_test_dma_buf {
 };
 
 /* The fake offset of MOCK_DMABUF_FAKE_OFFSET, in pages */
-#define MOCK_DMABUF_FAKE_PGOFF (1UL << 20)
+#define MOCK_DMABUF_FAKE_PGOFF BIT(20)
 
 static int iommufd_test_dma_buf_attach(struct dma_buf *dmabuf,
 				       struct dma_buf_attachment *attachment)

@@ -843,6 +843,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 			 * the work queued and waits for it.
 			 */
 			dma_buf_notify_available(priv->dmabuf);
+			/* Pairs with the acquire in vfio_pci_dma_buf_sync() */
 			smp_store_release(&vdev->dmabufs_lifted,
 					  vdev->dmabufs_lifted + 1);
 		}

@@ -303,6 +303,7 @@ struct iommu_ioas_map_state {
 	__aligned_u64 out_iova;
 	__aligned_u64 out_length;
 };
+
 #define IOMMU_IOAS_MAP_STATE _IO(IOMMUFD_TYPE, IOMMUFD_CMD_IOAS_MAP_STATE)
 
 /**

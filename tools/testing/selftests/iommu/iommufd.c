@@ -1740,6 +1740,17 @@ TEST_F(iommufd_ioas, dmabuf_map_va)
 	ASSERT_EQ(buf_size - 2 * PAGE_SIZE, out_length);
 	test_ioctl_ioas_map_state(iova_file_plain, IOMMU_IOAS_MAP_STATE_MAPPED);
 
+	/*
+	 * An exporter that says the buffer can be mapped while it is mapped
+	 * changes nothing: no second list is taken (the mock's release
+	 * warns of a list never returned), nothing moves.
+	 */
+	test_cmd_revoke_dmabuf(dfd, MOCK_DMABUF_LIFT);
+	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_MAPPED);
+	if (variant->mock_domains)
+		check_dmabuf_map(_metadata, self->fd, self->hwpt_id, dfd,
+				 layout, n, iova, 1, n - 2);
+
 	test_cmd_revoke_dmabuf(dfd, true);
 	test_ioctl_ioas_map_state(iova, IOMMU_IOAS_MAP_STATE_REVOKED);
 	test_ioctl_ioas_map_state(iova_plain, IOMMU_IOAS_MAP_STATE_REVOKED);

@@ -629,6 +629,7 @@ static int _test_ioctl_ioas_map_state(int fd, unsigned int ioas_id,
 		*out_length = cmd.out_length;
 	return 0;
 }
+
 #define test_ioctl_ioas_map_state(_iova, _state)                             \
 	do {                                                                 \
 		__u32 __state;                                               \
