@@ -29,15 +29,24 @@
  *            IOASes (the device's, and mock domains of the iommufd test
  *            module for the others); the time of the config write that
  *            turns memory decode off, which returns once every importer
- *            has unmapped (invalidate_mappings), then decode on, unmap,
- *            map again.
+ *            has unmapped (invalidate_mappings), then the time of the
+ *            write that turns decode on (the lift), unmap, map again;
+ *            references: a write that changes nothing, and decode off
+ *            and on with only a page of the BAR mmapped (ref-mmap).
  *   fault    CPU faults of the BAR mmap()ed through the device file, as a
  *            VMM maps it: fault-4K reads one word of each page of 16 MiB
  *            mapped 4 KiB off a 2 MiB boundary (every fault maps a page),
  *            fault-2M one word of each 2 MiB of the BAR mapped at a 2 MiB
  *            boundary (a fault maps 2 MiB where the kernel can); the time
  *            of the first read of each, per read, mapped again for every
- *            sample. No IOMMU mapping is made.
+ *            sample. No IOMMU mapping is made. fault-4K-toggle: fault-4K
+ *            while a second thread turns memory decode off and on without
+ *            a pause; a read that finds decode off (SIGBUS on both
+ *            kernels) yields and reads again. Its figure is the faulting
+ *            thread's CPU time per read (CLOCK_THREAD_CPUTIME_ID: the
+ *            toggling thread's time is not in it, the time spent on the
+ *            reads that raised SIGBUS is), then the time per read on the
+ *            clock, and per sample the toggles done and the SIGBUS taken.
  *   profile  one map + unmap of CASE (of the map, ranges or bar mode) ITERS times
  *            between two marker functions, for the insn-profile QEMU
  *            plugin (ci/insn-profile.c) to count the instructions of.
@@ -46,8 +55,9 @@
  *   BENCH-TIME <case> <bytes> <ranges> <samples> <map ns> <unmap ns> <sum ns>
  *   BENCH-IOPTE <case> <4K> <2M> <1G> <min 4K> <min 2M> <min 1G>
  *   BENCH-MEM <case> <bytes of kernel memory held while mapped>
- *   BENCH-REVOKE <case> <ranges> <ioases> <samples> <revoke ns>
+ *   BENCH-REVOKE <case> <ranges> <ioases> <samples> <revoke ns> <lift ns>
  *   BENCH-FAULT <case> <reads> <samples> <ns per read>
+ *               [<clock ns per read> <toggles> <SIGBUS>] (fault-4K-toggle)
  *   BENCH-ERR <case> <errno name>
  * Times are medians of the per-iteration values. The IOPTE counts are
  * the leaves of the device's second-stage table in the IOVA window, read
@@ -62,6 +72,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -535,29 +549,52 @@ static void set_decode(bool on)
 
 /*
  * Map the case into its IOASes, turn decode off (the revoke: the write
- * returns after every importer's invalidate_mappings), turn it on, unmap
- * and start again. The reference is the same config write that changes
- * nothing.
+ * returns after every importer's invalidate_mappings), turn it on (the
+ * lift: on the series the write returns once the importers were told that
+ * the buffer can be mapped again), unmap and start again. The references:
+ * the same config write that changes nothing, and decode off and on with
+ * no dma-buf but a page of the BAR mmapped through the device (the
+ * dma-buf under it has no importer).
  */
 static void run_revoke(unsigned int samples)
 {
 	static uint32_t ioas[MAX_IOAS];
-	uint64_t *ns, *ref, t0;
+	uint64_t *ns, *lift, *ref, t0;
+	void *page;
 	unsigned int k, i, j;
 	bool no_mock = false;
 	int ret;
 
 	ns = calloc(samples, sizeof(*ns));
+	lift = calloc(samples, sizeof(*lift));
 	ref = calloc(samples, sizeof(*ref));
-	if (!ns || !ref)
+	if (!ns || !lift || !ref)
 		die("calloc");
 	for (i = 0; i < samples; i++) {
 		t0 = now_ns();
 		set_decode(true);
 		ref[i] = now_ns() - t0;
 	}
-	printf("BENCH-REVOKE ref-write 0 0 %u %llu\n", samples,
+	printf("BENCH-REVOKE ref-write 0 0 %u %llu %llu\n", samples,
+	       (unsigned long long)median(ref, samples),
 	       (unsigned long long)median(ref, samples));
+
+	page = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, devfd, bar_offset);
+	if (page == MAP_FAILED)
+		die("mmap BAR");
+	for (i = 0; i < samples; i++) {
+		t0 = now_ns();
+		set_decode(false);
+		ns[i] = now_ns() - t0;
+		t0 = now_ns();
+		set_decode(true);
+		lift[i] = now_ns() - t0;
+	}
+	if (munmap(page, SZ_4K))
+		die("munmap");
+	printf("BENCH-REVOKE ref-mmap 0 0 %u %llu %llu\n", samples,
+	       (unsigned long long)median(ns, samples),
+	       (unsigned long long)median(lift, samples));
 
 	ioas[0] = ioas_id;
 	for (j = 1; j < MAX_IOAS; j++) {
@@ -593,19 +630,45 @@ static void run_revoke(unsigned int samples)
 			t0 = now_ns();
 			set_decode(false);
 			ns[i] = now_ns() - t0;
+			t0 = now_ns();
 			set_decode(true);
+			lift[i] = now_ns() - t0;
 			for (j = 0; j < c->nr_ioas; j++)
 				unmap_from(c, ioas[j]);
 		}
 		if (ret)
 			printf("BENCH-ERR %s %s\n", c->name, errname(-ret));
 		else
-			printf("BENCH-REVOKE %s %u %u %u %llu\n", c->name,
+			printf("BENCH-REVOKE %s %u %u %u %llu %llu\n", c->name,
 			       c->nr_ranges, c->nr_ioas, samples,
-			       (unsigned long long)median(ns, samples));
+			       (unsigned long long)median(ns, samples),
+			       (unsigned long long)median(lift, samples));
 	}
 	free(ns);
+	free(lift);
 	free(ref);
+}
+
+/*
+ * Map @len bytes of the BAR at @skip bytes past a 2 MiB boundary, in an
+ * area of @len + 4 MiB reserved first (*@area, to munmap()); returns the
+ * address of the BAR's first byte.
+ */
+static char *map_bar_at(size_t len, size_t skip, char **area)
+{
+	const size_t align = 2 << 20;
+	char *at;
+
+	*area = mmap(NULL, len + 2 * align, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (*area == MAP_FAILED)
+		die("mmap reserve");
+	at = (char *)(((uintptr_t)*area + align - 1) & ~(uintptr_t)(align - 1)) +
+	     skip;
+	if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+		 devfd, bar_offset) != at)
+		die("mmap BAR");
+	return at;
 }
 
 /*
@@ -615,30 +678,151 @@ static void run_revoke(unsigned int samples)
  */
 static uint64_t fault_once(size_t len, size_t skip, size_t step)
 {
-	const size_t align = 2 << 20;
 	volatile uint32_t *p;
 	uint64_t t0, t;
 	char *area, *at;
 	size_t off;
 
-	area = mmap(NULL, len + 2 * align, PROT_NONE,
-		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
-		die("mmap reserve");
-	at = (char *)(((uintptr_t)area + align - 1) & ~(uintptr_t)(align - 1)) +
-	     skip;
-	if (mmap(at, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-		 devfd, bar_offset) != at)
-		die("mmap BAR");
+	at = map_bar_at(len, skip, &area);
 	t0 = now_ns();
 	for (off = 0; off < len; off += step) {
 		p = (volatile uint32_t *)(at + off);
 		(void)*p;
 	}
 	t = now_ns() - t0;
-	if (munmap(area, len + 2 * align))
+	if (munmap(area, len + 2 * SZ_2M))
 		die("munmap");
 	return t / (len / step);
+}
+
+static uint64_t thread_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static sigjmp_buf toggle_jmp;
+
+static void toggle_sigbus(int sig)
+{
+	(void)sig;
+	siglongjmp(toggle_jmp, 1);
+}
+
+struct toggler {
+	bool stop;
+	unsigned long toggles;
+};
+
+/* Decode off and on until told to stop; it ends on. */
+static void *toggle_decode(void *arg)
+{
+	struct toggler *t = arg;
+
+	while (!__atomic_load_n(&t->stop, __ATOMIC_ACQUIRE)) {
+		set_decode(false);
+		set_decode(true);
+		__atomic_add_fetch(&t->toggles, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+struct toggle_sample {
+	uint64_t cpu_ns, clock_ns;
+	unsigned long toggles, sigbus;
+};
+
+/*
+ * fault_once() while another thread toggles decode: the reads, and every
+ * read again after a SIGBUS, until each of @len / @step reads has read.
+ */
+static void fault_toggle_once(size_t len, size_t skip, size_t step,
+			      struct toggle_sample *s)
+{
+	struct sigaction sa = { .sa_handler = toggle_sigbus }, old;
+	struct toggler t = { 0 };
+	volatile unsigned long sigbus = 0;
+	volatile size_t off = 0;
+	uint64_t c0, w0;
+	pthread_t thread;
+	char *area, *at;
+
+	at = map_bar_at(len, skip, &area);
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGBUS, &sa, &old))
+		die("sigaction");
+	if (pthread_create(&thread, NULL, toggle_decode, &t))
+		die("pthread_create");
+	c0 = thread_ns();
+	w0 = now_ns();
+	if (sigsetjmp(toggle_jmp, 1)) {
+		sigbus = sigbus + 1;
+		sched_yield();
+	}
+	for (; off < len; off = off + step)
+		(void)*(volatile uint32_t *)(at + off);
+	s->cpu_ns = (thread_ns() - c0) / (len / step);
+	s->clock_ns = (now_ns() - w0) / (len / step);
+	__atomic_store_n(&t.stop, true, __ATOMIC_RELEASE);
+	if (pthread_join(thread, NULL))
+		die("pthread_join");
+	if (sigaction(SIGBUS, &old, NULL))
+		die("sigaction");
+	s->toggles = t.toggles;
+	s->sigbus = sigbus;
+	if (munmap(area, len + 2 * SZ_2M))
+		die("munmap");
+}
+
+static int cmp_ulong(const void *a, const void *b)
+{
+	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static unsigned long median_ulong(unsigned long *v, unsigned int n)
+{
+	qsort(v, n, sizeof(*v), cmp_ulong);
+	return v[n / 2];
+}
+
+static void run_fault_toggle(unsigned int samples)
+{
+	const size_t len = 16 << 20, skip = 4096, step = 4096;
+	struct toggle_sample s;
+	uint64_t *cpu, *clk;
+	unsigned long *tog, *bus;
+	unsigned int i;
+
+	if (len > bar_size) {
+		printf("BENCH-ERR fault-4K-toggle bar-too-small\n");
+		return;
+	}
+	cpu = calloc(samples, sizeof(*cpu));
+	clk = calloc(samples, sizeof(*clk));
+	tog = calloc(samples, sizeof(*tog));
+	bus = calloc(samples, sizeof(*bus));
+	if (!cpu || !clk || !tog || !bus)
+		die("calloc");
+	for (i = 0; i < samples; i++) {
+		fault_toggle_once(len, skip, step, &s);
+		cpu[i] = s.cpu_ns;
+		clk[i] = s.clock_ns;
+		tog[i] = s.toggles;
+		bus[i] = s.sigbus;
+	}
+	printf("BENCH-FAULT fault-4K-toggle %zu %u %llu %llu %lu %lu\n",
+	       len / step, samples,
+	       (unsigned long long)median(cpu, samples),
+	       (unsigned long long)median(clk, samples),
+	       median_ulong(tog, samples), median_ulong(bus, samples));
+	free(cpu);
+	free(clk);
+	free(tog);
+	free(bus);
 }
 
 static void run_fault(unsigned int samples)
@@ -670,6 +854,7 @@ static void run_fault(unsigned int samples)
 		       (unsigned long long)median(ns, samples));
 	}
 	free(ns);
+	run_fault_toggle(samples);
 }
 
 static void run_profile(struct bench_case *c, unsigned int iters)

@@ -1785,13 +1785,24 @@ static void dma_buf_available_work(struct work_struct *work)
  * buffer's file until it ran: the exporter may call this with its own
  * locks held, and with or without the reservation lock, but must hold a
  * reference on @dmabuf. Notifications that come while one is queued are
- * merged into it. dma_buf_flush_available() waits for the delivery.
+ * merged into it. dma_buf_flush_available() waits for the delivery. A
+ * buffer with no attachment queues nothing: the exporter ends its revoke
+ * under the reservation lock, as it started it, so an importer that
+ * attaches after that finds the buffer usable.
  *
  * A revoke is never announced this way: dma_buf_invalidate_mappings()
  * remains the only notification that the importers' mappings are gone.
  */
 void dma_buf_notify_available(struct dma_buf *dmabuf)
 {
+	/*
+	 * Attachments are added under the reservation lock, which the
+	 * exporter held to end the revoke: one added before that is seen
+	 * here.
+	 */
+	if (list_empty(&dmabuf->attachments))
+		return;
+
 	get_file(dmabuf->file);
 	if (!queue_work(system_dfl_wq, &dmabuf->available_work))
 		/* Already queued, with its own reference: not the last one */

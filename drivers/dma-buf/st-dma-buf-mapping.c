@@ -1231,6 +1231,7 @@ static void dma_buf_mapping_notify_available(struct kunit *test)
 /*
  * A queued notification holds a reference on the buffer's file until it
  * is delivered: the exporter may notify and let go of the buffer at once.
+ * A buffer with no attachment queues nothing.
  */
 static void dma_buf_mapping_notify_available_holds_file(struct kunit *test)
 {
@@ -1254,6 +1255,13 @@ static void dma_buf_mapping_notify_available_holds_file(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, file_count(ctx->dmabuf->file), count);
 	KUNIT_EXPECT_GE(test, ctx->available_calls, 1);
 	dma_buf_detach(ctx->dmabuf, attach);
+
+	/* Nobody to tell: nothing is queued, no reference taken */
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	dma_buf_notify_available(ctx->dmabuf);
+	KUNIT_EXPECT_EQ(test, file_count(ctx->dmabuf->file), count);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_flush_available(ctx->dmabuf);
 }
 
 /*

@@ -56,6 +56,11 @@ struct vfio_pci_dma_buf {
 	 */
 	bool revoked;
 	/*
+	 * Set by VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, under memory_lock and
+	 * dmabufs_lock: the buffer stays revoked, a lift passes it by.
+	 */
+	bool revoked_for_good;
+	/*
 	 * Under dmabufs_lock: the device's dmabufs_lifted when the delivery
 	 * of this buffer's notifications was last waited for.
 	 */
@@ -588,10 +593,13 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	/*
 	 * User space may map the ranges that a mmap() of the BAR through the
 	 * device could map, not memory that a variant driver supplies with
-	 * attributes of its own.
+	 * attributes of its own. A variant driver with a mmap() of its own
+	 * may refuse parts of a BAR that vfio-pci would map: only the BAR
+	 * mmaps that it hands to vfio_pci_core_mmap() are mapped then.
 	 */
 	priv->cpu_mmap = vdev->bar_mmap_supported[region_index] &&
-			 vfio_pci_dma_buf_in_bar(vdev, region_index, priv->pal);
+			 vfio_pci_dma_buf_in_bar(vdev, region_index, priv->pal) &&
+			 (bar_only || vdev->vdev.ops->mmap == vfio_pci_core_mmap);
 
 	if (!vfio_device_try_get_registration(&vdev->vdev)) {
 		ret = -ENODEV;
@@ -766,6 +774,40 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 }
 
 /*
+ * Revoke one buffer: faults stop finding it usable, its CPU mappings are
+ * zapped, and its importers are told and waited for until they have
+ * returned every mapping. Under memory_lock, held for write, which keeps
+ * every other revoke and lift of the buffer out, with a reference on the
+ * buffer's file.
+ */
+static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
+{
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	down_write(&priv->fault_rwsem);
+	WRITE_ONCE(priv->revoked, true);
+	if (priv->cpu_mmap)
+		unmap_mapping_range(priv->dmabuf->file->f_mapping, 0,
+				    priv->size, true);
+	up_write(&priv->fault_rwsem);
+	dma_buf_invalidate_mappings(priv->dmabuf);
+	dma_resv_wait_timeout(priv->dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP,
+			      false, MAX_SCHEDULE_TIMEOUT);
+	dma_resv_unlock(priv->dmabuf->resv);
+	kref_put(&priv->kref, vfio_pci_dma_buf_done);
+	wait_for_completion(&priv->comp);
+	/*
+	 * Re-arm the registered kref reference and the completion so the
+	 * post-revoke state matches the post-creation state.  An un-revoke
+	 * followed by a new mapping needs the kref to be non-zero before
+	 * kref_get(), and vfio_pci_dma_buf_cleanup() delegates its drain
+	 * back through this revoke path on a possibly-already-revoked
+	 * dma-buf.
+	 */
+	kref_init(&priv->kref);
+	reinit_completion(&priv->comp);
+}
+
+/*
  * Revoke or lift the revoke of every dma-buf of the device. Under
  * dmabufs_lock the device's state is recorded and the buffers to change are
  * taken, with a file reference; the importers are called and waited for
@@ -795,6 +837,7 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 		list_for_each_entry(priv, &vdev->dmabufs, dmabufs_elm) {
 			if (priv->revoked == revoked ||
+			    (!revoked && priv->revoked_for_good) ||
 			    !get_file_active(&priv->dmabuf->file))
 				continue;
 			list_add_tail(&priv->revoke_elm, &moving);
@@ -803,37 +846,17 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 
 	list_for_each_entry_safe(priv, tmp, &moving, revoke_elm) {
 		list_del(&priv->revoke_elm);
-		dma_resv_lock(priv->dmabuf->resv, NULL);
-		down_write(&priv->fault_rwsem);
-		WRITE_ONCE(priv->revoked, revoked);
-		if (revoked && priv->cpu_mmap)
-			unmap_mapping_range(priv->dmabuf->file->f_mapping, 0,
-					    priv->size, true);
-		up_write(&priv->fault_rwsem);
 		/*
 		 * Importers hear of a revoke only: no map is possible until it
 		 * is lifted, and lifting it is told apart.
 		 */
 		if (revoked) {
-			dma_buf_invalidate_mappings(priv->dmabuf);
-			dma_resv_wait_timeout(priv->dmabuf->resv,
-					      DMA_RESV_USAGE_BOOKKEEP, false,
-					      MAX_SCHEDULE_TIMEOUT);
-			dma_resv_unlock(priv->dmabuf->resv);
-			kref_put(&priv->kref, vfio_pci_dma_buf_done);
-			wait_for_completion(&priv->comp);
-			/*
-			 * Re-arm the registered kref reference and the
-			 * completion so the post-revoke state matches the
-			 * post-creation state.  An un-revoke followed by a
-			 * new mapping needs the kref to be non-zero before
-			 * kref_get(), and vfio_pci_dma_buf_cleanup()
-			 * delegates its drain back through this revoke
-			 * path on a possibly-already-revoked dma-buf.
-			 */
-			kref_init(&priv->kref);
-			reinit_completion(&priv->comp);
+			vfio_pci_dma_buf_revoke(priv);
 		} else {
+			dma_resv_lock(priv->dmabuf->resv, NULL);
+			down_write(&priv->fault_rwsem);
+			WRITE_ONCE(priv->revoked, false);
+			up_write(&priv->fault_rwsem);
 			dma_resv_unlock(priv->dmabuf->resv);
 			/*
 			 * Importers that map the buffer again do so from the
@@ -918,6 +941,75 @@ void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev)
 				found->synced = lifted;
 		}
 	} while (found);
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE: revoke a dma-buf of this device for
+ * good. Its importers are told as for any revoke, and waited for; a lift
+ * passes it by from then on, so nobody maps it again: attach and map fail
+ * with -ENODEV, and faults of its CPU mappings raise SIGBUS. A buffer
+ * that a temporary revoke already holds only changes its kind.
+ */
+int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
+					 u32 flags,
+					 struct vfio_device_feature_dma_buf_revoke __user *arg,
+					 size_t argsz)
+{
+	struct vfio_device_feature_dma_buf_revoke revoke;
+	struct vfio_pci_dma_buf *priv = NULL, *iter;
+	struct dma_buf *dmabuf;
+	int ret;
+
+	if (!vdev->pci_ops || !vdev->pci_ops->get_dmabuf_phys)
+		return -EOPNOTSUPP;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_SET,
+				 sizeof(revoke));
+	if (ret != 1)
+		return ret;
+
+	if (copy_from_user(&revoke, arg, sizeof(revoke)))
+		return -EFAULT;
+	if (revoke.flags)
+		return -EINVAL;
+
+	dmabuf = dma_buf_get(revoke.dmabuf_fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+
+	/*
+	 * memory_lock keeps every move() and the cleanup of the device out:
+	 * the buffer cannot leave the device's list, nor change state, until
+	 * the revoke below is done.
+	 */
+	down_write(&vdev->memory_lock);
+	scoped_guard(mutex, &vdev->dmabufs_lock) {
+		/*
+		 * Only a buffer on this device's list: one of another device,
+		 * another exporter's, or one this device exported before it
+		 * was last closed is not this device's to revoke.
+		 */
+		list_for_each_entry(iter, &vdev->dmabufs, dmabufs_elm) {
+			if (iter->dmabuf == dmabuf) {
+				priv = iter;
+				break;
+			}
+		}
+		if (!priv) {
+			ret = -ENODEV;
+		} else if (priv->revoked_for_good) {
+			ret = -EBADFD;
+		} else {
+			priv->revoked_for_good = true;
+			ret = 0;
+		}
+	}
+	if (!ret && !priv->revoked)
+		vfio_pci_dma_buf_revoke(priv);
+	up_write(&vdev->memory_lock);
+
+	dma_buf_put(dmabuf);
+	return ret;
 }
 
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)

@@ -127,6 +127,10 @@ static inline bool vfio_pci_is_vga(struct pci_dev *pdev)
 int vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 				  struct vfio_device_feature_dma_buf __user *arg,
 				  size_t argsz);
+int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
+					 u32 flags,
+					 struct vfio_device_feature_dma_buf_revoke __user *arg,
+					 size_t argsz);
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev);
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked);
 void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev);
@@ -141,6 +145,16 @@ vfio_pci_core_feature_dma_buf(struct vfio_pci_core_device *vdev, u32 flags,
 {
 	return -ENOTTY;
 }
+
+static inline int
+vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
+				     u32 flags,
+				     struct vfio_device_feature_dma_buf_revoke __user *arg,
+				     size_t argsz)
+{
+	return -ENOTTY;
+}
+
 static inline void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 {
 }

@@ -1366,6 +1366,144 @@ TEST_F(vfio_pci_dmabuf_test, p2p_setup_fail_nth)
 	ASSERT_EQ(0, close(fd));
 }
 
+/* VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE of @dmabuf_fd through @device_fd. */
+static int __dmabuf_revoke(int device_fd, u32 feature_flags, int dmabuf_fd,
+			   u32 flags)
+{
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_buf_revoke revoke;
+	} req = {
+		.hdr.argsz = sizeof(req),
+		.hdr.flags = feature_flags | VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+		.revoke.dmabuf_fd = dmabuf_fd,
+		.revoke.flags = flags,
+	};
+
+	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
+}
+
+static int dmabuf_revoke(int device_fd, int dmabuf_fd)
+{
+	return __dmabuf_revoke(device_fd, VFIO_DEVICE_FEATURE_SET, dmabuf_fd, 0);
+}
+
+/* The revoke fails (it returns 0 on success, never a file). */
+#define ASSERT_REVOKE_REFUSED(_errno, _call) do {			\
+		ASSERT_EQ(-1, (_call));					\
+		ASSERT_EQ(_errno, errno);				\
+	} while (0)
+
+/* The feature's refusals, before anything is revoked. */
+TEST_F(vfio_pci_dmabuf_test, revoke_refused)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	int dev = self->device->fd;
+	int fd;
+
+	fd = dmabuf_get(dev, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_PROBE |
+				     VFIO_DEVICE_FEATURE_SET, -1, 0));
+	/* GET is not supported. */
+	ASSERT_REVOKE_REFUSED(EINVAL,
+			      __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_GET, fd, 0));
+	ASSERT_REVOKE_REFUSED(EINVAL,
+			      __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_SET, fd, 1));
+	/* Not a file, and a file that is not a dma-buf. */
+	ASSERT_REVOKE_REFUSED(EBADF, dmabuf_revoke(dev, -1));
+	ASSERT_REVOKE_REFUSED(EINVAL, dmabuf_revoke(dev, dev));
+	/* Nothing was revoked: the dma-buf maps. */
+	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(self->iommu, TEST_IOVA, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE revokes one dma-buf for good: its
+ * iommufd mapping is removed and not restored, also one made with
+ * IOMMU_IOAS_MAP_RESTORE, it cannot be mapped again, a mmap of it raises
+ * SIGBUS, and memory decode off and on ends none of that, while it ends
+ * the revoke of the device's other dma-bufs. A second revoke fails with
+ * EBADFD; a dma-buf that decode off holds revoked can be revoked for good.
+ */
+TEST_F(vfio_pci_dmabuf_test, revoke_for_good)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = SZ_4K };
+	struct dma_region gone = { .size = SZ_4K, .iova = TEST_IOVA };
+	struct dma_region kept = { .size = SZ_4K, .iova = TEST_IOVA + SZ_1M };
+	u32 *bar = self->device->bars[self->bar].vaddr;
+	int dev = self->device->fd;
+	int fd, other;
+
+	fd = dmabuf_get(dev, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	other = dmabuf_get(dev, self->bar, &r, 1);
+	ASSERT_LE(0, other);
+	gone.vaddr = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  fd, 0);
+	ASSERT_NE(MAP_FAILED, gone.vaddr);
+	kept.vaddr = mmap(NULL, SZ_4K, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  other, 0);
+	ASSERT_NE(MAP_FAILED, kept.vaddr);
+	ASSERT_EQ(0, __iommu_map_restore(self->iommu, &gone));
+	ASSERT_EQ(0, __iommu_map_restore(self->iommu, &kept));
+
+	ASSERT_EQ(0, dmabuf_revoke(dev, fd));
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(self->iommu, gone.iova));
+	ASSERT_TRUE(read_sigbus(gone.vaddr));
+	ASSERT_EQ(-ENODEV, __iommu_map_file(self->iommu, fd, 0, SZ_4K,
+					    TEST_IOVA + SZ_2M));
+	ASSERT_REVOKE_REFUSED(EBADFD, dmabuf_revoke(dev, fd));
+	/* The other dma-buf and the BAR are untouched. */
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+		  iommu_map_state(self->iommu, kept.iova));
+	ASSERT_FALSE(read_sigbus(kept.vaddr));
+	ASSERT_FALSE(read_sigbus(bar));
+
+	/* Decode off and on: the other mapping comes back, this one not. */
+	set_memory_decode(self->device, false);
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(self->iommu, kept.iova));
+	set_memory_decode(self->device, true);
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+		  iommu_map_state(self->iommu, kept.iova));
+	ASSERT_FALSE(read_sigbus(kept.vaddr));
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(self->iommu, gone.iova));
+	ASSERT_TRUE(read_sigbus(gone.vaddr));
+	ASSERT_EQ(-ENODEV, __iommu_map_file(self->iommu, fd, 0, SZ_4K,
+					    TEST_IOVA + SZ_2M));
+	ASSERT_REVOKE_REFUSED(EBADFD, dmabuf_revoke(dev, fd));
+
+	/* Revoked for good while decode off holds it revoked. */
+	set_memory_decode(self->device, false);
+	ASSERT_EQ(0, dmabuf_revoke(dev, other));
+	set_memory_decode(self->device, true);
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(self->iommu, kept.iova));
+	ASSERT_TRUE(read_sigbus(kept.vaddr));
+	ASSERT_EQ(-ENODEV, __iommu_map_file(self->iommu, other, 0, SZ_4K,
+					    TEST_IOVA + SZ_2M));
+	ASSERT_FALSE(read_sigbus(bar));
+
+	/* The mappings can still be unmapped, the files closed. */
+	iommu_unmap(self->iommu, &gone);
+	iommu_unmap(self->iommu, &kept);
+	ASSERT_EQ(0, munmap(gone.vaddr, SZ_4K));
+	ASSERT_EQ(0, munmap(kept.vaddr, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(other));
+
+	/* A new dma-buf of the same range maps. */
+	fd = dmabuf_get(dev, self->bar, &r, 1);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, __iommu_map_file(self->iommu, fd, 0, SZ_4K, TEST_IOVA));
+	ASSERT_EQ(SZ_4K, iommu_unmap_range(self->iommu, TEST_IOVA, SZ_4K));
+	ASSERT_EQ(0, close(fd));
+}
+
 int main(int argc, char *argv[])
 {
 	device_bdf = vfio_selftests_get_bdf(&argc, argv);

@@ -834,6 +834,38 @@ TEST_F(vfio_pci_p2p_dmabuf_test, revoke_close_device)
 	revoke_restore(p2p, base, seed, -1);
 }
 
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE takes only a dma-buf of the device it
+ * is issued on: the engine cannot revoke the exporter's dma-buf (ENODEV),
+ * the exporter can, and the dma-buf then cannot be mapped again.
+ */
+TEST_F(vfio_pci_p2p_dmabuf_test, revoke_other_device)
+{
+	struct p2p *p2p = &self->p2p;
+	struct {
+		struct vfio_device_feature hdr;
+		struct vfio_device_feature_dma_buf_revoke revoke;
+	} req = {
+		.hdr.argsz = sizeof(req),
+		.hdr.flags = VFIO_DEVICE_FEATURE_SET |
+			     VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
+	};
+
+	map_bar(p2p);
+	req.revoke.dmabuf_fd = p2p->dmabuf;
+	ASSERT_EQ(-1, ioctl(p2p->engine->fd, VFIO_DEVICE_FEATURE, &req));
+	ASSERT_EQ(ENODEV, errno);
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+		  iommu_map_state(p2p->iommu, BAR_IOVA));
+
+	ASSERT_EQ(0, ioctl(p2p->exporter->fd, VFIO_DEVICE_FEATURE, &req));
+	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+		  iommu_map_state(p2p->iommu, BAR_IOVA));
+	ASSERT_MAP_REVOKED(p2p, p2p->dmabuf);
+	ASSERT_EQ(p2p->bar_size, iommu_unmap_range(p2p->iommu, BAR_IOVA,
+						   p2p->bar_size));
+}
+
 struct unbind_args {
 	const char *bdf;
 	int ret;
