@@ -1781,25 +1781,23 @@ static void dma_buf_available_work(struct work_struct *work)
  * without waiting to be asked by user space. Importers that do not keep
  * the buffer unmapped until their next use, as before.
  *
- * The notification only queues the work, which holds a reference on the
- * buffer's file until it ran: the exporter may call this with its own
- * locks held, and with or without the reservation lock, but must hold a
- * reference on @dmabuf. Notifications that come while one is queued are
- * merged into it. dma_buf_flush_available() waits for the delivery. A
- * buffer with no attachment queues nothing: the exporter ends its revoke
- * under the reservation lock, as it started it, so an importer that
- * attaches after that finds the buffer usable.
+ * The exporter calls this with the reservation lock held, in the section
+ * that ended the revoke, and may hold its own locks too: the notification
+ * only queues the work, which holds a reference on the buffer's file until
+ * it ran. The exporter must hold a reference on @dmabuf. Notifications that
+ * come while one is queued are merged into it. dma_buf_flush_available()
+ * waits for the delivery. A buffer with no attachment queues nothing:
+ * attachments are added under the reservation lock, so an importer that
+ * attaches after this finds the buffer usable.
  *
  * A revoke is never announced this way: dma_buf_invalidate_mappings()
  * remains the only notification that the importers' mappings are gone.
  */
 void dma_buf_notify_available(struct dma_buf *dmabuf)
 {
-	/*
-	 * Attachments are added under the reservation lock, which the
-	 * exporter held to end the revoke: one added before that is seen
-	 * here.
-	 */
+	dma_resv_assert_held(dmabuf->resv);
+
+	/* Attachments are added under the reservation lock: none to tell */
 	if (list_empty(&dmabuf->attachments))
 		return;
 

@@ -1205,13 +1205,18 @@ static void dma_buf_mapping_notify_available(struct kunit *test)
 				       &mt_plain_importer, NULL);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, plain);
 
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
 	dma_buf_notify_available(ctx->dmabuf);
+	dma_resv_unlock(ctx->dmabuf->resv);
 	dma_buf_flush_available(ctx->dmabuf);
 	KUNIT_EXPECT_EQ(test, ctx->available_calls, 1);
 	KUNIT_EXPECT_TRUE(test, ctx->resv_held_in_available);
 	KUNIT_EXPECT_PTR_NE(test, ctx->available_task, current);
 
-	/* Held off by the reservation lock: two notifications, one call */
+	/*
+	 * Held off by the reservation lock: two notifications, one or two
+	 * calls (the work may have been running when the first came)
+	 */
 	dma_resv_lock(ctx->dmabuf->resv, NULL);
 	dma_buf_notify_available(ctx->dmabuf);
 	dma_buf_notify_available(ctx->dmabuf);
@@ -1222,7 +1227,9 @@ static void dma_buf_mapping_notify_available(struct kunit *test)
 
 	dma_buf_detach(ctx->dmabuf, attach);
 	ctx->available_calls = 0;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
 	dma_buf_notify_available(ctx->dmabuf);
+	dma_resv_unlock(ctx->dmabuf->resv);
 	dma_buf_flush_available(ctx->dmabuf);
 	KUNIT_EXPECT_EQ(test, ctx->available_calls, 0);
 	dma_buf_detach(ctx->dmabuf, plain);
@@ -1670,8 +1677,8 @@ static void dma_buf_mapping_iov_revoke(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, PTR_ERR(dma_buf_iov_map(attach)), -ENODEV);
 
 	ctx->iov_map_ret = 0;
-	dma_resv_unlock(ctx->dmabuf->resv);
 	dma_buf_notify_available(ctx->dmabuf);
+	dma_resv_unlock(ctx->dmabuf->resv);
 	dma_buf_flush_available(ctx->dmabuf);
 	KUNIT_EXPECT_EQ(test, ctx->invalidates, 1);
 	KUNIT_EXPECT_EQ(test, ctx->available_calls, 1);

@@ -1644,8 +1644,11 @@ int vfio_pci_core_ioctl_feature(struct vfio_device *device, u32 flags,
 	case VFIO_DEVICE_FEATURE_DMA_BUF:
 		return vfio_pci_core_feature_dma_buf(vdev, flags, arg, argsz);
 	case VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE:
-		return vfio_pci_core_feature_dma_buf_revoke(vdev, flags, arg,
-							    argsz);
+		ret = vfio_pci_core_feature_dma_buf_revoke(vdev, flags, arg,
+							   argsz);
+		/* The ioctl may have woken the device, which lifts revokes */
+		vfio_pci_dma_buf_sync(vdev);
+		return ret;
 	case VFIO_DEVICE_FEATURE_ZPCI_ERROR:
 		return vfio_pci_zdev_feature_err(device, flags, arg, argsz);
 	default:

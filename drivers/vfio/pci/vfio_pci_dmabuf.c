@@ -50,14 +50,17 @@ struct vfio_pci_dma_buf {
 	/* Faults of CPU mappings read @revoked under it, shared */
 	struct rw_semaphore fault_rwsem;
 	/*
-	 * Written by move() under memory_lock, the reservation lock and
-	 * fault_rwsem, and by creation before the buffer can be attached or
-	 * mapped; the attach path reads it without them.
+	 * Written by vfio_pci_dma_buf_revoke() and move() under memory_lock,
+	 * the reservation lock and fault_rwsem, and by creation before the
+	 * buffer can be attached or mapped; the attach path reads it without
+	 * them.
 	 */
 	bool revoked;
 	/*
 	 * Set by VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE, under memory_lock and
-	 * dmabufs_lock: the buffer stays revoked, a lift passes it by.
+	 * dmabufs_lock, never cleared: the buffer stays revoked, a lift
+	 * passes it by, and mmap() of its fd fails (which reads it without
+	 * the locks).
 	 */
 	bool revoked_for_good;
 	/*
@@ -335,6 +338,9 @@ static int vfio_pci_dma_buf_mmap(struct dma_buf *dmabuf,
 	 */
 	if (!priv->cpu_mmap || priv->vfio_file)
 		return -EINVAL;
+	/* A mmap() racing the revoke is zapped by it, like any other */
+	if (READ_ONCE(priv->revoked_for_good))
+		return -ENODEV;
 	/* VM_SHARED is clear for MAP_SHARED of a read-only file. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;
@@ -782,6 +788,8 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
  */
 static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
 {
+	lockdep_assert_held_write(&priv->vdev->memory_lock);
+
 	dma_resv_lock(priv->dmabuf->resv, NULL);
 	down_write(&priv->fault_rwsem);
 	WRITE_ONCE(priv->revoked, true);
@@ -857,15 +865,16 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 			down_write(&priv->fault_rwsem);
 			WRITE_ONCE(priv->revoked, false);
 			up_write(&priv->fault_rwsem);
-			dma_resv_unlock(priv->dmabuf->resv);
 			/*
 			 * Importers that map the buffer again do so from the
 			 * core's work, outside these locks;
-			 * vfio_pci_dma_buf_sync() waits for it. Counted once
+			 * vfio_pci_dma_buf_sync() waits for it. Queued in the
+			 * section that lifted the revoke, and counted once
 			 * queued: a sync that reads the count (acquire) sees
 			 * the work queued and waits for it.
 			 */
 			dma_buf_notify_available(priv->dmabuf);
+			dma_resv_unlock(priv->dmabuf->resv);
 			/* Pairs with the acquire in vfio_pci_dma_buf_sync() */
 			smp_store_release(&vdev->dmabufs_lifted,
 					  vdev->dmabufs_lifted + 1);
@@ -970,8 +979,6 @@ int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
 
 	if (copy_from_user(&revoke, arg, sizeof(revoke)))
 		return -EFAULT;
-	if (revoke.flags)
-		return -EINVAL;
 
 	dmabuf = dma_buf_get(revoke.dmabuf_fd);
 	if (IS_ERR(dmabuf))
@@ -1000,7 +1007,7 @@ int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
 		} else if (priv->revoked_for_good) {
 			ret = -EBADFD;
 		} else {
-			priv->revoked_for_good = true;
+			WRITE_ONCE(priv->revoked_for_good, true);
 			ret = 0;
 		}
 	}

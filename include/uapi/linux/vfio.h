@@ -1557,31 +1557,33 @@ struct vfio_device_feature_zpci_err {
 
 /**
  * Upon VFIO_DEVICE_FEATURE_SET, revoke for good a dma-buf that this device
- * exported (VFIO_DEVICE_FEATURE_DMA_BUF, or the dma-buf under a BAR
- * mmap), while the device stays open and its other dma-bufs keep working.
+ * exported with VFIO_DEVICE_FEATURE_DMA_BUF, while the device stays open
+ * and its other dma-bufs keep working.
  *
  * Every importer of the dma-buf is told, as for memory decode off or a
- * reset, and the call returns once every importer has stopped using it
- * (it may block until they do). Unlike those revokes, this one is never
- * lifted: the dma-buf cannot be attached, imported or mapped again
- * (ENODEV), an iommufd mapping of it stays removed (also one made with
- * IOMMU_IOAS_MAP_RESTORE) until user space unmaps it, and a CPU access
- * through a mmap of it raises SIGBUS. The dma-buf fd stays a valid file
- * until it is closed; a new dma-buf can be exported for the same range.
+ * reset, and the call returns once every importer has stopped using it.
+ * It may block until they do, and meanwhile the device's config space,
+ * resets and the faults of its BAR mmaps wait as they do during a reset.
+ * Unlike those revokes, this one is never lifted: the dma-buf cannot be
+ * attached, imported or mmapped again (ENODEV), an iommufd mapping of it
+ * stays removed (also one made with IOMMU_IOAS_MAP_RESTORE) until user
+ * space unmaps it, and a CPU access through an existing mmap of it raises
+ * SIGBUS. The dma-buf fd stays a valid file until it is closed; a new
+ * dma-buf can be exported for the same range.
  *
- * dmabuf_fd is the dma-buf; flags must be 0.
+ * dmabuf_fd is the dma-buf.
  *
  * Return: 0 on success, -1 and errno set on failure: EBADF if dmabuf_fd
- * is not an open file, EINVAL if it is not a dma-buf or flags is not 0,
- * ENODEV if the dma-buf was not exported by this device (or was exported
- * before the device was last closed, which revoked it for good), EBADFD
- * if it was already revoked by this feature.
+ * is not an open file; EINVAL if it is not a dma-buf, for GET, or for an
+ * argsz too short; ENODEV if the dma-buf was not exported by this device
+ * (or was exported before the device was last closed, which revoked it
+ * for good); EBADFD if it was already revoked by this feature; EOPNOTSUPP
+ * if the device exports no dma-bufs.
  */
 #define VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE 14
 
 struct vfio_device_feature_dma_buf_revoke {
 	__s32	dmabuf_fd;
-	__u32	flags;
 };
 
 /* -------- API for Type1 VFIO IOMMU -------- */

@@ -1366,18 +1366,20 @@ TEST_F(vfio_pci_dmabuf_test, p2p_setup_fail_nth)
 	ASSERT_EQ(0, close(fd));
 }
 
-/* VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE of @dmabuf_fd through @device_fd. */
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE of @dmabuf_fd through @device_fd;
+ * @argsz 0 is the size of the request.
+ */
 static int __dmabuf_revoke(int device_fd, u32 feature_flags, int dmabuf_fd,
-			   u32 flags)
+			   u32 argsz)
 {
 	struct {
 		struct vfio_device_feature hdr;
 		struct vfio_device_feature_dma_buf_revoke revoke;
 	} req = {
-		.hdr.argsz = sizeof(req),
+		.hdr.argsz = argsz ? argsz : sizeof(req),
 		.hdr.flags = feature_flags | VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE,
 		.revoke.dmabuf_fd = dmabuf_fd,
-		.revoke.flags = flags,
 	};
 
 	return ioctl(device_fd, VFIO_DEVICE_FEATURE, &req);
@@ -1405,11 +1407,13 @@ TEST_F(vfio_pci_dmabuf_test, revoke_refused)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ(0, __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_PROBE |
 				     VFIO_DEVICE_FEATURE_SET, -1, 0));
-	/* GET is not supported. */
+	/* GET is not supported; argsz must cover the fd. */
 	ASSERT_REVOKE_REFUSED(EINVAL,
 			      __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_GET, fd, 0));
 	ASSERT_REVOKE_REFUSED(EINVAL,
-			      __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_SET, fd, 1));
+			      __dmabuf_revoke(dev, VFIO_DEVICE_FEATURE_SET, fd,
+					      sizeof(struct vfio_device_feature) +
+					      sizeof(__s32) - 1));
 	/* Not a file, and a file that is not a dma-buf. */
 	ASSERT_REVOKE_REFUSED(EBADF, dmabuf_revoke(dev, -1));
 	ASSERT_REVOKE_REFUSED(EINVAL, dmabuf_revoke(dev, dev));
@@ -1422,10 +1426,11 @@ TEST_F(vfio_pci_dmabuf_test, revoke_refused)
 /*
  * VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE revokes one dma-buf for good: its
  * iommufd mapping is removed and not restored, also one made with
- * IOMMU_IOAS_MAP_RESTORE, it cannot be mapped again, a mmap of it raises
- * SIGBUS, and memory decode off and on ends none of that, while it ends
- * the revoke of the device's other dma-bufs. A second revoke fails with
- * EBADFD; a dma-buf that decode off holds revoked can be revoked for good.
+ * IOMMU_IOAS_MAP_RESTORE, it cannot be mapped or mmapped again, a mmap of
+ * it raises SIGBUS, and neither memory decode off and on nor a reset ends
+ * any of that, while both end the revoke of the device's other dma-bufs.
+ * A second revoke fails with EBADFD; a dma-buf that decode off holds
+ * revoked can be revoked for good.
  */
 TEST_F(vfio_pci_dmabuf_test, revoke_for_good)
 {
@@ -1456,6 +1461,8 @@ TEST_F(vfio_pci_dmabuf_test, revoke_for_good)
 	ASSERT_EQ(-ENODEV, __iommu_map_file(self->iommu, fd, 0, SZ_4K,
 					    TEST_IOVA + SZ_2M));
 	ASSERT_REVOKE_REFUSED(EBADFD, dmabuf_revoke(dev, fd));
+	ASSERT_EQ(MAP_FAILED, mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, fd, 0));
+	ASSERT_EQ(ENODEV, errno);
 	/* The other dma-buf and the BAR are untouched. */
 	ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
 		  iommu_map_state(self->iommu, kept.iova));
@@ -1476,6 +1483,15 @@ TEST_F(vfio_pci_dmabuf_test, revoke_for_good)
 	ASSERT_EQ(-ENODEV, __iommu_map_file(self->iommu, fd, 0, SZ_4K,
 					    TEST_IOVA + SZ_2M));
 	ASSERT_REVOKE_REFUSED(EBADFD, dmabuf_revoke(dev, fd));
+
+	/* The same after a reset, where the device has one. */
+	if (!__vfio_pci_device_reset(self->device)) {
+		ASSERT_EQ(IOMMU_IOAS_MAP_STATE_MAPPED,
+			  iommu_map_state(self->iommu, kept.iova));
+		ASSERT_EQ(IOMMU_IOAS_MAP_STATE_REVOKED,
+			  iommu_map_state(self->iommu, gone.iova));
+		ASSERT_TRUE(read_sigbus(gone.vaddr));
+	}
 
 	/* Revoked for good while decode off holds it revoked. */
 	set_memory_decode(self->device, false);
