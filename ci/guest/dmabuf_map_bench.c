@@ -49,7 +49,8 @@
  *            clock, and per sample the toggles done and the SIGBUS taken.
  *   profile  one map + unmap of CASE (of the map, ranges or bar mode) ITERS times
  *            between two marker functions, for the insn-profile QEMU
- *            plugin (ci/insn-profile.c) to count the instructions of.
+ *            plugin (ci/insn-profile.c) to count the instructions of;
+ *            CASE fault-4K: the reads of fault-4K, ITERS times.
  *
  * Output, one line per case, for ci/bench to compare:
  *   BENCH-TIME <case> <bytes> <ranges> <samples> <map ns> <unmap ns> <sum ns>
@@ -695,6 +696,33 @@ static uint64_t fault_once(size_t len, size_t skip, size_t step)
 	return t / (len / step);
 }
 
+/*
+ * fault-4K between the profile markers, @iters times: the faults of 16 MiB
+ * of the BAR mmapped 4 KiB off a 2 MiB boundary, one per page.
+ */
+static void run_fault_profile(unsigned int iters)
+{
+	const size_t len = 16 << 20;
+	char *area, *at;
+	unsigned int i;
+	size_t off;
+
+	if (len > bar_size) {
+		printf("BENCH-ERR fault-4K bar-too-small\n");
+		return;
+	}
+	for (i = 0; i < iters; i++) {
+		at = map_bar_at(len, 4096, &area);
+		bench_profile_start();
+		for (off = 0; off < len; off += 4096)
+			(void)*(volatile uint32_t *)(at + off);
+		bench_profile_stop();
+		if (munmap(area, len + 2 * SZ_2M))
+			die("munmap");
+	}
+	printf("BENCH-PROFILE fault-4K %zu\n", iters * (len / 4096));
+}
+
 static uint64_t thread_ns(void)
 {
 	struct timespec ts;
@@ -1049,6 +1077,10 @@ int main(int argc, char **argv)
 	       (unsigned long long)bar_size, (unsigned long long)sizes,
 	       rounds, iters);
 
+	if (!strcmp(mode, "profile") && !strcmp(pcase, "fault-4K")) {
+		run_fault_profile(iters);
+		return 0;
+	}
 	if (!strcmp(mode, "profile")) {
 		for (k = 0; k < nr_cases; k++)
 			if (!strcmp(cases[k].name, pcase))

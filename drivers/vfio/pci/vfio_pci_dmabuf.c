@@ -230,8 +230,12 @@ static bool vfio_pci_dma_buf_find_pfn(struct vfio_pci_dma_buf *priv, u64 offset,
 	return false;
 }
 
-static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
-					      unsigned int order)
+/*
+ * Inlined into both handlers, so that the 4 KiB one, which takes most of
+ * the faults, is compiled for order 0.
+ */
+static __always_inline vm_fault_t
+vfio_pci_dma_buf_fault(struct vm_fault *vmf, unsigned int order)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct vfio_pci_dma_buf *priv = vma->vm_private_data;
@@ -287,8 +291,16 @@ static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
 
 static vm_fault_t vfio_pci_dma_buf_page_fault(struct vm_fault *vmf)
 {
-	return vfio_pci_dma_buf_huge_fault(vmf, 0);
+	return vfio_pci_dma_buf_fault(vmf, 0);
 }
+
+#ifdef CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP
+static vm_fault_t vfio_pci_dma_buf_huge_fault(struct vm_fault *vmf,
+					      unsigned int order)
+{
+	return vfio_pci_dma_buf_fault(vmf, order);
+}
+#endif
 
 static void vfio_pci_dma_buf_vm_open(struct vm_area_struct *vma)
 {

@@ -1555,7 +1555,7 @@ struct vfio_device_feature_zpci_err {
 
 #define VFIO_DEVICE_FEATURE_ZPCI_ERROR 13
 
-/**
+/*
  * Upon VFIO_DEVICE_FEATURE_SET, revoke for good a dma-buf that this device
  * exported with VFIO_DEVICE_FEATURE_DMA_BUF, while the device stays open
  * and its other dma-bufs keep working.
