@@ -1631,29 +1631,38 @@ int vfio_pci_core_ioctl_feature(struct vfio_device *device, u32 flags,
 
 	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
 	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY:
-		return vfio_pci_core_pm_entry(vdev, flags, arg, argsz);
+		ret = vfio_pci_core_pm_entry(vdev, flags, arg, argsz);
+		break;
 	case VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP:
-		return vfio_pci_core_pm_entry_with_wakeup(vdev, flags,
-							  arg, argsz);
+		ret = vfio_pci_core_pm_entry_with_wakeup(vdev, flags,
+							 arg, argsz);
+		break;
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
 		ret = vfio_pci_core_pm_exit(vdev, flags, arg, argsz);
-		vfio_pci_dma_buf_sync(vdev);
-		return ret;
+		break;
 	case VFIO_DEVICE_FEATURE_PCI_VF_TOKEN:
-		return vfio_pci_core_feature_token(vdev, flags, arg, argsz);
+		ret = vfio_pci_core_feature_token(vdev, flags, arg, argsz);
+		break;
 	case VFIO_DEVICE_FEATURE_DMA_BUF:
-		return vfio_pci_core_feature_dma_buf(vdev, flags, arg, argsz);
+		ret = vfio_pci_core_feature_dma_buf(vdev, flags, arg, argsz);
+		break;
 	case VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE:
 		ret = vfio_pci_core_feature_dma_buf_revoke(vdev, flags, arg,
 							   argsz);
-		/* The ioctl may have woken the device, which lifts revokes */
-		vfio_pci_dma_buf_sync(vdev);
-		return ret;
+		break;
 	case VFIO_DEVICE_FEATURE_ZPCI_ERROR:
-		return vfio_pci_zdev_feature_err(device, flags, arg, argsz);
+		ret = vfio_pci_zdev_feature_err(device, flags, arg, argsz);
+		break;
 	default:
 		return -ENOTTY;
 	}
+	/*
+	 * LOW_POWER_EXIT, and the wake-up of the device that the VFIO core
+	 * does around the ioctl, lift revokes: return once their importers
+	 * were told.
+	 */
+	vfio_pci_dma_buf_sync(vdev);
+	return ret;
 }
 EXPORT_SYMBOL_GPL(vfio_pci_core_ioctl_feature);
 

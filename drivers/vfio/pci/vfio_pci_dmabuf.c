@@ -348,11 +348,11 @@ static int vfio_pci_dma_buf_mmap(struct dma_buf *dmabuf,
 	 * The dma-buf of a BAR mmap has no fd; its VMAs hold the device file
 	 * and no other mapping of it may be made.
 	 */
-	if (!priv->cpu_mmap || priv->vfio_file)
-		return -EINVAL;
 	/* A mmap() racing the revoke is zapped by it, like any other */
 	if (READ_ONCE(priv->revoked_for_good))
 		return -ENODEV;
+	if (!priv->cpu_mmap || priv->vfio_file)
+		return -EINVAL;
 	/* VM_SHARED is clear for MAP_SHARED of a read-only file. */
 	if (!(vma->vm_flags & VM_MAYSHARE))
 		return -EINVAL;

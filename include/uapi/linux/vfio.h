@@ -1562,8 +1562,9 @@ struct vfio_device_feature_zpci_err {
  *
  * Every importer of the dma-buf is told, as for memory decode off or a
  * reset, and the call returns once every importer has stopped using it.
- * It may block until they do, and meanwhile the device's config space,
- * resets and the faults of its BAR mmaps wait as they do during a reset.
+ * It may block until they do, and meanwhile the device's BAR accesses and
+ * the faults of its BAR mmaps, resets, and config writes that change
+ * memory decode or the power state wait, as they do during a reset.
  * Unlike those revokes, this one is never lifted: the dma-buf cannot be
  * attached, imported or mmapped again (ENODEV), an iommufd mapping of it
  * stays removed (also one made with IOMMU_IOAS_MAP_RESTORE) until user
@@ -1573,12 +1574,15 @@ struct vfio_device_feature_zpci_err {
  *
  * dmabuf_fd is the dma-buf.
  *
+ * PROBE returns 0 where the device exports dma-bufs.
+ *
  * Return: 0 on success, -1 and errno set on failure: EBADF if dmabuf_fd
  * is not an open file; EINVAL if it is not a dma-buf, for GET, or for an
- * argsz too short; ENODEV if the dma-buf was not exported by this device
- * (or was exported before the device was last closed, which revoked it
- * for good); EBADFD if it was already revoked by this feature; EOPNOTSUPP
- * if the device exports no dma-bufs.
+ * argsz too short; EFAULT if the argument cannot be read; ENODEV if the
+ * dma-buf was not exported by this device (or was exported before the
+ * device was last closed, which revoked it for good); EBADFD if it was
+ * already revoked by this feature; EOPNOTSUPP if the device exports no
+ * dma-bufs; ENOTTY on a kernel without VFIO dma-buf support.
  */
 #define VFIO_DEVICE_FEATURE_DMA_BUF_REVOKE 14
 
