@@ -548,6 +548,19 @@ static void set_decode(bool on)
 		die("write PCI_COMMAND");
 }
 
+/* Time the config write that turns decode off, then the one that turns it on. */
+static void time_toggle(uint64_t *off_ns, uint64_t *on_ns)
+{
+	uint64_t t0;
+
+	t0 = now_ns();
+	set_decode(false);
+	*off_ns = now_ns() - t0;
+	t0 = now_ns();
+	set_decode(true);
+	*on_ns = now_ns() - t0;
+}
+
 /*
  * Map the case into its IOASes, turn decode off (the revoke: the write
  * returns after every importer's invalidate_mappings), turn it on (the
@@ -583,14 +596,8 @@ static void run_revoke(unsigned int samples)
 	page = mmap(NULL, SZ_4K, PROT_READ, MAP_SHARED, devfd, bar_offset);
 	if (page == MAP_FAILED)
 		die("mmap BAR");
-	for (i = 0; i < samples; i++) {
-		t0 = now_ns();
-		set_decode(false);
-		ns[i] = now_ns() - t0;
-		t0 = now_ns();
-		set_decode(true);
-		lift[i] = now_ns() - t0;
-	}
+	for (i = 0; i < samples; i++)
+		time_toggle(&ns[i], &lift[i]);
 	if (munmap(page, SZ_4K))
 		die("munmap");
 	printf("BENCH-REVOKE ref-mmap 0 0 %u %llu %llu\n", samples,
@@ -628,12 +635,7 @@ static void run_revoke(unsigned int samples)
 					unmap_from(c, ioas[j]);
 				break;
 			}
-			t0 = now_ns();
-			set_decode(false);
-			ns[i] = now_ns() - t0;
-			t0 = now_ns();
-			set_decode(true);
-			lift[i] = now_ns() - t0;
+			time_toggle(&ns[i], &lift[i]);
 			for (j = 0; j < c->nr_ioas; j++)
 				unmap_from(c, ioas[j]);
 		}
@@ -804,25 +806,11 @@ static void fault_toggle_once(size_t len, size_t skip, size_t step,
 		die("munmap");
 }
 
-static int cmp_ulong(const void *a, const void *b)
-{
-	unsigned long x = *(const unsigned long *)a, y = *(const unsigned long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static unsigned long median_ulong(unsigned long *v, unsigned int n)
-{
-	qsort(v, n, sizeof(*v), cmp_ulong);
-	return v[n / 2];
-}
-
 static void run_fault_toggle(unsigned int samples)
 {
 	const size_t len = 16 << 20, skip = 4096, step = 4096;
 	struct toggle_sample s;
-	uint64_t *cpu, *clk;
-	unsigned long *tog, *bus;
+	uint64_t *cpu, *clk, *tog, *bus;
 	unsigned int i;
 
 	if (len > bar_size) {
@@ -842,11 +830,12 @@ static void run_fault_toggle(unsigned int samples)
 		tog[i] = s.toggles;
 		bus[i] = s.sigbus;
 	}
-	printf("BENCH-FAULT fault-4K-toggle %zu %u %llu %llu %lu %lu\n",
+	printf("BENCH-FAULT fault-4K-toggle %zu %u %llu %llu %llu %llu\n",
 	       len / step, samples,
 	       (unsigned long long)median(cpu, samples),
 	       (unsigned long long)median(clk, samples),
-	       median_ulong(tog, samples), median_ulong(bus, samples));
+	       (unsigned long long)median(tog, samples),
+	       (unsigned long long)median(bus, samples));
 	free(cpu);
 	free(clk);
 	free(tog);
