@@ -3,6 +3,8 @@
  * DMA BUF Mapping Helpers
  *
  */
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/overflow.h>
@@ -10,6 +12,9 @@
 #include <linux/slab.h>
 #include <linux/sort.h>
 #include <linux/pci.h>
+#include <linux/lockdep.h>
+
+#include "dma-buf-internal.h"
 
 #define MAX_SG_ENT_SZ ALIGN_DOWN(UINT_MAX, PAGE_SIZE)
 
@@ -549,48 +554,76 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * the VF lies in its own device, and wants locations in the device, not
  * CPU physical or DMA addresses. Nothing is mapped for DMA.
  *
- * The exporter offers the type with dma_buf_iov_offer(), naming the VF and
- * the BAR. The importer accepts it with DMA_BUF_IOV_ACCEPT(), naming itself
- * (the PF, whose &pci_dev.dev is the device of the attachment) and the VF
- * BARs it understands. They match when the exporter's device is a VF whose
- * pci_physfn() is the importer, the BAR is one the importer accepted, and
- * the attachment honours revoke (dma_buf_attach_revocable()). Anybody else
- * gets the exporter's next offer.
+ * The exporter describes the buffer once, when it exports it: it fills a
+ * &struct dma_buf_iov_info with dma_buf_iov_init(), which checks the list
+ * of ranges and records, by value, what the match and the importer need:
+ * the PF's PCI domain and routing ID, the VF's number, the BAR, its size
+ * and the alignment of the ranges. It then offers the type with
+ * dma_buf_iov_offer(). The importer accepts it with DMA_BUF_IOV_ACCEPT(),
+ * naming itself (the PF, whose &pci_dev.dev is the device of the
+ * attachment), the VF BARs it understands, and the granule in which it
+ * maps device memory. They match when the importer is the PF recorded in
+ * the offer, the BAR is one it accepted, every range is aligned to its
+ * granule, and the attachment honours revoke (dma_buf_attach_revocable()).
+ * Anybody else, and a PF whose granule the ranges do not fit, goes on to
+ * its next accept and then to the exporter's next offer, such as a
+ * scatterlist.
+ *
+ * The offer holds no pointer to a &struct pci_dev. A VF can be removed
+ * (sriov_numvfs set to 0) while its PF holds an attachment, after its
+ * exporter has revoked the buffer; the info lives as long as the dma-buf,
+ * so the importer can read it for as long as it holds the dma-buf. The
+ * PF's domain and routing ID name the live PF whenever an attachment is
+ * matched: the exporter offers only while the buffer is not revoked, a
+ * VF's buffer is revoked before the VF goes, and a VF goes before its PF.
  *
  * The map and unmap functions are exported to the PF drivers that use the
  * type and to its tests only: an offset in a VF BAR is only meaningful to
- * the PF, and a list that the core did not check would let a PF driver
- * reach outside the VF's memory. dma_buf_iov_map() checks every list the
- * exporter returns before the importer sees it (see &struct
- * dma_buf_iov_list) and fails with -EINVAL and a warning, printed once,
- * for a bad one.
+ * the PF. The list is checked once, by dma_buf_iov_init(), and does not
+ * change while the dma-buf lives: dma_buf_iov_map() asks the exporter
+ * whether the buffer may be used now and returns the checked list, so a
+ * map costs the same for one range as for many. Ranges may overlap (the
+ * VFIO uAPI allows it): each of them lies in the VF's BAR, so an alias
+ * gives the PF nothing that it does not own already.
  *
- * Revoke works as for the physical address list type: the exporter calls
- * dma_buf_invalidate_mappings() under the reservation lock, and before the
- * importer's &dma_buf_attach_ops.invalidate_mappings returns, the PF has
- * stopped every use of the ranges (no engine of the device reads or
- * writes them any more) and has given the list back with
- * dma_buf_iov_unmap(). The exporter waits for that before the memory
- * changes owner (the VF is reset or removed). When the revoke is lifted
- * the exporter calls dma_buf_notify_available(), and the importer may map
- * once more, from &dma_buf_attach_ops.mappings_available or later. There
- * is an unmap because the exporter counts the lists it handed out, as for
- * the other types.
- *
- * The pointers of the offer, the VF among them, are only to be followed
- * while the attachment is mapped: a VF can be removed (sriov_numvfs set to
- * 0) while its PF holds an attachment, after its exporter has revoked the
- * buffer.
+ * Revoke works as for the physical address list type, with a bound. The
+ * exporter calls dma_buf_invalidate_mappings() under the reservation lock;
+ * the PF stops every use of the ranges (no engine of the device reads or
+ * writes them any more) and gives the list back with dma_buf_iov_unmap(),
+ * from its &dma_buf_attach_ops.invalidate_mappings or later under the
+ * reservation lock, within %DMA_BUF_IOV_REVOKE_TIMEOUT_MS. The callback
+ * never blocks on anything that the revoke can be waiting for. The
+ * exporter waits for the lists before the VF is reset or removed, but no
+ * longer than that: a guest can reset its VF at any time, and the reset
+ * must not hang on the PF. When the time is up, the exporter may cut the
+ * import off: it logs it, stops counting the attachment's lists, ignores
+ * their late unmap, and fails every later map of the attachment with
+ * -ENODEV; the importer still unmaps and detaches as usual. This is safe
+ * for this type only: the ranges are the PF's own device memory, which
+ * the reset of a VF gives to nobody else, so a late PF touches nothing of
+ * another owner. When the revoke is lifted the exporter calls
+ * dma_buf_notify_available(), and the importer may map once more, from
+ * &dma_buf_attach_ops.mappings_available or later. There is an unmap
+ * because the exporter counts the lists it handed out, as for the other
+ * types.
  *
  * The exporter calls invalidate_mappings with its own locks held and
  * waits for the lists to come back before a reset or a removal of the VF
  * goes on (VFIO does so under the VF's memory lock, and the removal of a
  * VF waits for VFIO to release it). The PF's callback must therefore not
  * wait for anything that the PF driver holds while it disables SR-IOV or
- * resets the VF, and an importer unmaps every list before it detaches.
+ * resets the VF, and an importer unmaps every list before it detaches. A
+ * PF driver detaches its imports of its VFs' buffers before it calls
+ * pci_disable_sriov(), from its &pci_driver.sriov_configure and its
+ * remove, and holds no lock there that its callback takes; nor does the
+ * callback take the PF's device lock or pci_lock_rescan_remove(), which
+ * the sysfs write of sriov_numvfs holds. The exporter calls
+ * dma_buf_iov_might_wait_for_pf() before such a wait, and lockdep reports
+ * a callback that breaks the rule once it has run.
  *
  * A PF driver imports a buffer and finds it in its device like this (the
- * device memory behind VF BAR 2 here; error handling shortened)::
+ * device memory behind VF BAR 2 here, in 64 KiB pages; error handling
+ * shortened)::
  *
  *	static void pf_invalidate(struct dma_buf_attachment *attach)
  *	{
@@ -607,15 +640,18 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  *		.invalidate_mappings = pf_invalidate,
  *	};
  *
- *	accept = DMA_BUF_IOV_ACCEPT(pf_pdev, BIT(2));
- *	attach = dma_buf_mapping_attach(dmabuf, &pf_pdev->dev, &accept, 1,
+ *	accepts[0] = DMA_BUF_IOV_ACCEPT(pf_pdev, BIT(2), SZ_64K);
+ *	accepts[1] = DMA_BUF_SGT_ACCEPT(true);
+ *	attach = dma_buf_mapping_attach(dmabuf, &pf_pdev->dev, accepts, 2,
  *					&pf_attach_ops, imp);
+ *	if (!dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
+ *		return pf_import_sgt(imp, attach);
+ *	info = attach->map_offer.iov.info;
  *	dma_resv_lock(dmabuf->resv, NULL);
  *	list = dma_buf_iov_map(attach);
  *	if (!IS_ERR(list)) {
- *		vf = pci_iov_vf_id(attach->map_offer.iov.vf);
  *		for (i = 0; i < list->nr_ranges; i++)
- *			pf_use(imp, vf, list->ranges[i].offset,
+ *			pf_use(imp, info->vf_id, list->ranges[i].offset,
  *			       list->ranges[i].len);
  *		imp->list = list;
  *	}
@@ -627,18 +663,93 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * gave that VF, is the PF driver's knowledge.
  */
 
+#ifdef CONFIG_LOCKDEP
+/*
+ * The callbacks of PCI IOV importers and the waits that they can block:
+ * the removal of a VF waits for the users of its exporter, whose close
+ * revokes the buffer and calls the PF's callback. A PF driver that
+ * disables SR-IOV with a lock held that its callback takes would hang
+ * there; lockdep tells, from any earlier revoke, without the hang. As for
+ * dma_fence_begin_signalling(), the callback section takes the map as a
+ * read trylock, so the locks held around it are not recorded.
+ */
+static struct lockdep_map dma_buf_iov_revoke_map = {
+	.name = "dma_buf_iov_revoke",
+};
+#endif
+
+/*
+ * Calls the invalidate_mappings callback of a PCI IOV importer, for
+ * dma_buf_invalidate_mappings().
+ */
+void dma_buf_iov_invalidate(struct dma_buf_attachment *attach)
+{
+	lock_acquire(&dma_buf_iov_revoke_map, 0, 1, 1, 1, NULL, _RET_IP_);
+	attach->importer_ops->invalidate_mappings(attach);
+	lock_release(&dma_buf_iov_revoke_map, _RET_IP_);
+}
+
+/**
+ * dma_buf_iov_might_wait_for_pf - annotate a wait that a PF's callback blocks
+ *
+ * For exporters of VF BAR buffers: called where the removal of a VF is
+ * about to wait for what revokes the buffer (VFIO: the release of the
+ * VF's device by its user), with the locks of the removal held. With
+ * lockdep, it reports a PF driver whose PCI IOV callback takes a lock
+ * that is held there, such as one that the PF holds while it calls
+ * pci_disable_sriov(), as soon as the callback has been called once.
+ *
+ * Context: Process context; may sleep.
+ */
+void dma_buf_iov_might_wait_for_pf(void)
+{
+	might_sleep();
+	lock_map_acquire(&dma_buf_iov_revoke_map);
+	lock_map_release(&dma_buf_iov_revoke_map);
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_might_wait_for_pf, "vfio_pci_core");
+
+/*
+ * The PCI domain and routing ID of @pdev. The KUnit tests replace it, as
+ * their made-up functions have no bus.
+ */
+VISIBLE_IF_KUNIT void dma_buf_iov_pci_id(struct pci_dev *pdev, u32 *domain,
+					 u16 *rid)
+{
+	KUNIT_STATIC_STUB_REDIRECT(dma_buf_iov_pci_id, pdev, domain, rid);
+	*domain = pci_domain_nr(pdev->bus);
+	*rid = pci_dev_id(pdev);
+}
+EXPORT_SYMBOL_IF_KUNIT(dma_buf_iov_pci_id);
+
+/* The number of VF @vf of its PF; replaced by the KUnit tests, as above. */
+VISIBLE_IF_KUNIT int dma_buf_iov_vf_id(struct pci_dev *vf)
+{
+	KUNIT_STATIC_STUB_REDIRECT(dma_buf_iov_vf_id, vf);
+	return pci_iov_vf_id(vf);
+}
+EXPORT_SYMBOL_IF_KUNIT(dma_buf_iov_vf_id);
+
 static int dma_buf_iov_match(struct dma_buf_attachment *attach,
 			     const struct dma_buf_mapping_offer *offer,
 			     const struct dma_buf_mapping_accept *accept)
 {
-	struct pci_dev *vf = offer->iov.vf, *pf = accept->iov.pf;
+	const struct dma_buf_iov_info *info = offer->iov.info;
+	struct pci_dev *pf = accept->iov.pf;
+	u32 granule = accept->iov.granule ?: PAGE_SIZE;
+	u32 domain;
+	u16 rid;
 
-	if (!vf || !pf || attach->dev != &pf->dev)
+	if (!is_power_of_2(granule) || granule < PAGE_SIZE)
+		return -EINVAL;
+	if (!info || !pf || attach->dev != &pf->dev || !pf->is_physfn)
 		return -EOPNOTSUPP;
-	if (!vf->is_virtfn || pci_physfn(vf) != pf)
+	dma_buf_iov_pci_id(pf, &domain, &rid);
+	if (domain != info->pf_domain || rid != info->pf_rid)
 		return -EOPNOTSUPP;
-	if (offer->iov.bar >= PCI_STD_NUM_BARS ||
-	    !(accept->iov.bars & BIT(offer->iov.bar)))
+	if (!(accept->iov.bars & BIT(info->bar)))
+		return -EOPNOTSUPP;
+	if (info->align_shift < ilog2(granule))
 		return -EOPNOTSUPP;
 	return dma_buf_attach_revocable(attach) ? 0 : -EOPNOTSUPP;
 }
@@ -646,8 +757,9 @@ static int dma_buf_iov_match(struct dma_buf_attachment *attach,
 /**
  * var dma_buf_mapping_pci_iov - the PCI IOV mapping type
  *
- * Exporters offer it with dma_buf_iov_offer(); importers accept it with
- * DMA_BUF_IOV_ACCEPT() and map with dma_buf_iov_map().
+ * Exporters describe the buffer with dma_buf_iov_init() and offer it with
+ * dma_buf_iov_offer(); importers accept it with DMA_BUF_IOV_ACCEPT() and
+ * map with dma_buf_iov_map().
  */
 const struct dma_buf_mapping_type dma_buf_mapping_pci_iov = {
 	.name = "pci_iov",
@@ -655,120 +767,137 @@ const struct dma_buf_mapping_type dma_buf_mapping_pci_iov = {
 };
 EXPORT_SYMBOL_FOR_MODULES(dma_buf_mapping_pci_iov, "dmabuf_kunit,dmabuf_iov_test");
 
+/*
+ * Checks @list against BAR @bar of @bar_size bytes and a dma-buf of @size
+ * bytes. Returns the OR of every offset and length, which is not 0 for a
+ * valid list, or 0 with @why set.
+ */
+static u64 dma_buf_iov_check(size_t size, unsigned int bar, u64 bar_size,
+			     const struct dma_buf_iov_list *list,
+			     const char **why)
+{
+	u64 end, bits = 0, total = 0;
+	size_t i;
+
+	if (list->bar != bar) {
+		*why = "not the BAR of the offer";
+		return 0;
+	}
+	if (!list->nr_ranges) {
+		*why = "no range";
+		return 0;
+	}
+	for (i = 0; i < list->nr_ranges; i++) {
+		const struct dma_buf_iov_range *r = &list->ranges[i];
+
+		if (!r->len) {
+			*why = "empty range";
+			return 0;
+		}
+		if (!PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->len)) {
+			*why = "range not page aligned";
+			return 0;
+		}
+		if (check_add_overflow(r->offset, r->len, &end) ||
+		    end > bar_size) {
+			*why = "range outside the BAR";
+			return 0;
+		}
+		if (check_add_overflow(total, r->len, &total) ||
+		    total > size) {
+			*why = "ranges larger than the dma-buf";
+			return 0;
+		}
+		bits |= r->offset | r->len;
+	}
+	if (total != size) {
+		*why = "ranges smaller than the dma-buf";
+		return 0;
+	}
+	return bits;
+}
+
+/**
+ * dma_buf_iov_init - describe a dma-buf of ranges of a VF's BAR
+ * @info: filled in; owned by the exporter, it must live as long as the
+ *	  dma-buf and not change.
+ * @vf: the virtual function whose BAR holds the buffer; held by the caller
+ *	during the call only.
+ * @bar: that BAR.
+ * @size: size of the dma-buf in bytes.
+ * @list: the ranges, owned by the exporter like @info; dma_buf_iov_map()
+ *	  hands it to the importer.
+ * @why: set to a short description of the problem when -EINVAL is
+ *	 returned.
+ *
+ * Checks @list once, so that no map has to: it is for @bar, has at least
+ * one range, every range is page aligned, not empty and inside the BAR,
+ * and the lengths add up to @size. Ranges may overlap. Records the PF's
+ * PCI domain and routing ID, the VF's number, the BAR's size and the
+ * largest power of two that every offset and length is a multiple of.
+ *
+ * Context: Process context. Allocates nothing.
+ *
+ * Returns: 0, or -EINVAL if @vf is not a virtual function, @bar is not a
+ * BAR of it, or @list is not a valid list of it.
+ */
+int dma_buf_iov_init(struct dma_buf_iov_info *info, struct pci_dev *vf,
+		     unsigned int bar, size_t size,
+		     const struct dma_buf_iov_list *list, const char **why)
+{
+	u64 bar_size, bits;
+	int vf_id;
+
+	if (!vf->is_virtfn) {
+		*why = "not a virtual function";
+		return -EINVAL;
+	}
+	if (bar >= PCI_STD_NUM_BARS || !pci_resource_len(vf, bar)) {
+		*why = "not a BAR of the virtual function";
+		return -EINVAL;
+	}
+	vf_id = dma_buf_iov_vf_id(vf);
+	if (vf_id < 0 || vf_id > U16_MAX) {
+		*why = "no number of the virtual function";
+		return -EINVAL;
+	}
+	bar_size = pci_resource_len(vf, bar);
+	bits = dma_buf_iov_check(size, bar, bar_size, list, why);
+	if (!bits)
+		return -EINVAL;
+
+	*info = (struct dma_buf_iov_info){
+		.list = list,
+		.bar_size = bar_size,
+		.vf_id = vf_id,
+		.bar = bar,
+		.align_shift = __ffs64(bits),
+	};
+	dma_buf_iov_pci_id(pci_physfn(vf), &info->pf_domain, &info->pf_rid);
+	return 0;
+}
+EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_init, "vfio_pci_core,dmabuf_kunit");
+
 /**
  * dma_buf_iov_offer - offer of the PCI IOV mapping type
  * @ops: the exporter's IOV operations, which must outlive the dma-buf.
- * @vf: the virtual function whose BAR holds the buffer.
- * @bar: that BAR.
+ * @info: the buffer, as dma_buf_iov_init() described it.
  *
  * For the array that &dma_buf_ops.get_mapping_offers returns.
  *
  * Returns: the offer.
  */
 struct dma_buf_mapping_offer
-dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops, struct pci_dev *vf,
-		  unsigned int bar)
+dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops,
+		  const struct dma_buf_iov_info *info)
 {
 	return (struct dma_buf_mapping_offer){
 		.type = &dma_buf_mapping_pci_iov,
 		.exp_ops = ops,
-		.iov.vf = vf,
-		.iov.bar = bar,
+		.iov.info = info,
 	};
 }
 EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_offer, "vfio_pci_core,dmabuf_kunit");
-
-static int dma_buf_iov_range_cmp(const void *a, const void *b)
-{
-	const struct dma_buf_iov_range *x = a, *y = b;
-
-	if (x->offset == y->offset)
-		return 0;
-	return x->offset < y->offset ? -1 : 1;
-}
-
-/**
- * dma_buf_iov_check - validate a list of VF BAR ranges
- * @size: size of the dma-buf in bytes
- * @vf: the virtual function of the offer
- * @bar: the BAR of the offer
- * @list: the list
- * @why: set to a short description of the first problem found
- *
- * The checks dma_buf_iov_map() makes on every list an exporter returns.
- * An exporter whose layout comes from userspace can run them when it
- * builds the list, and not offer the PCI IOV type for a list that would
- * be refused.
- *
- * Returns: 0 if @list is a valid list for a dma-buf of @size bytes in BAR
- * @bar of @vf, -EINVAL if it is not, -ENOMEM if the overlap check could
- * not allocate.
- */
-int dma_buf_iov_check(size_t size, struct pci_dev *vf, unsigned int bar,
-		      const struct dma_buf_iov_list *list, const char **why)
-{
-	u64 bar_len, end, total = 0;
-	struct dma_buf_iov_range *sorted;
-	int ret = 0;
-	size_t i;
-
-	if (bar >= PCI_STD_NUM_BARS || list->bar != bar) {
-		*why = "not the BAR of the offer";
-		return -EINVAL;
-	}
-	if (!list->nr_ranges || list->nr_ranges > DMA_BUF_IOV_MAX_RANGES) {
-		*why = "no range, or too many";
-		return -EINVAL;
-	}
-	bar_len = pci_resource_len(vf, bar);
-	for (i = 0; i < list->nr_ranges; i++) {
-		const struct dma_buf_iov_range *r = &list->ranges[i];
-
-		if (!r->len) {
-			*why = "empty range";
-			return -EINVAL;
-		}
-		if (!PAGE_ALIGNED(r->offset) || !PAGE_ALIGNED(r->len)) {
-			*why = "range not page aligned";
-			return -EINVAL;
-		}
-		if (check_add_overflow(r->offset, r->len, &end) ||
-		    end > bar_len) {
-			*why = "range outside the BAR";
-			return -EINVAL;
-		}
-		if (check_add_overflow(total, r->len, &total) ||
-		    total > size) {
-			*why = "ranges larger than the dma-buf";
-			return -EINVAL;
-		}
-	}
-	if (total != size) {
-		*why = "ranges smaller than the dma-buf";
-		return -EINVAL;
-	}
-	if (list->nr_ranges == 1)
-		return 0;
-
-	sorted = kvmalloc_array(list->nr_ranges, sizeof(*sorted), GFP_KERNEL);
-	if (!sorted) {
-		*why = "no memory";
-		return -ENOMEM;
-	}
-	memcpy(sorted, list->ranges, list->nr_ranges * sizeof(*sorted));
-	sort(sorted, list->nr_ranges, sizeof(*sorted), dma_buf_iov_range_cmp,
-	     NULL);
-	for (i = 1; i < list->nr_ranges; i++) {
-		if (sorted[i].offset - sorted[i - 1].offset < sorted[i - 1].len) {
-			*why = "overlapping ranges";
-			ret = -EINVAL;
-			break;
-		}
-	}
-	kvfree(sorted);
-	return ret;
-}
-EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_check, "vfio_pci_core,dmabuf_kunit");
 
 /**
  * dma_buf_iov_map - get the VF BAR ranges of an attachment
@@ -780,17 +909,14 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_check, "vfio_pci_core,dmabuf_kunit");
  * first; the importer must stop using the ranges and call
  * dma_buf_iov_unmap() from its invalidate_mappings callback.
  *
- * Returns: the validated list, or an error pointer: -EINVAL for an
- * attachment of another type or a list that fails validation, -ENOMEM
- * when the validation could not allocate, or the exporter's error
+ * Returns: the list that dma_buf_iov_init() checked, or an error pointer:
+ * -EINVAL for an attachment of another type, or the exporter's error
  * (-ENODEV while the buffer is revoked).
  */
 const struct dma_buf_iov_list *
 dma_buf_iov_map(struct dma_buf_attachment *attach)
 {
 	const struct dma_buf_iov_exp_ops *ops;
-	const struct dma_buf_iov_list *list;
-	const char *why;
 	int ret;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
@@ -799,26 +925,10 @@ dma_buf_iov_map(struct dma_buf_attachment *attach)
 		return ERR_PTR(-EINVAL);
 
 	ops = attach->map_offer.exp_ops;
-	list = ops->map(attach);
-	if (IS_ERR(list))
-		return list;
-	if (!list) {
-		pr_warn_once("dma-buf: exporter %s returned no VF BAR ranges\n",
-			     attach->dmabuf->exp_name);
-		return ERR_PTR(-EINVAL);
-	}
-
-	/* The VF is live: the buffer is not revoked under the lock. */
-	ret = dma_buf_iov_check(attach->dmabuf->size, attach->map_offer.iov.vf,
-				attach->map_offer.iov.bar, list, &why);
-	if (ret) {
-		if (ret == -EINVAL)
-			pr_warn_once("dma-buf: exporter %s returned bad VF BAR ranges: %s\n",
-				     attach->dmabuf->exp_name, why);
-		ops->unmap(attach, list);
+	ret = ops->map(attach);
+	if (ret)
 		return ERR_PTR(ret);
-	}
-	return list;
+	return attach->map_offer.iov.info->list;
 }
 EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_map, "dmabuf_kunit,dmabuf_iov_test");
 
@@ -836,8 +946,9 @@ void dma_buf_iov_unmap(struct dma_buf_attachment *attach,
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (WARN_ON_ONCE(!dma_buf_attachment_is_type(attach,
-						     &dma_buf_mapping_pci_iov)))
+						     &dma_buf_mapping_pci_iov) ||
+			 list != attach->map_offer.iov.info->list))
 		return;
-	ops->unmap(attach, list);
+	ops->unmap(attach);
 }
 EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_unmap, "dmabuf_kunit,dmabuf_iov_test");

@@ -90,25 +90,19 @@ struct dma_buf_iov_range {
 };
 
 /**
- * DMA_BUF_IOV_MAX_RANGES - the most ranges a &struct dma_buf_iov_list has
- */
-#define DMA_BUF_IOV_MAX_RANGES	SZ_64K
-
-/**
  * struct dma_buf_iov_list - where a dma-buf lies in a BAR of a VF
  * @bar: the BAR, the one of the exporter's offer.
- * @nr_ranges: number of entries in @ranges, at most
- *	       %DMA_BUF_IOV_MAX_RANGES.
+ * @nr_ranges: number of entries in @ranges.
  * @ranges: the ranges, in the order of the bytes of the dma-buf.
  *
  * What an attachment of the &dma_buf_mapping_pci_iov type maps to: offsets
  * in a BAR of the exporter's virtual function, which its physical
  * function, the importer, translates into locations of its own device.
- * No DMA address and no CPU physical address is involved. Before an
- * importer sees a list, dma_buf_iov_map() checks that it is for the BAR
- * of the offer, has between one and %DMA_BUF_IOV_MAX_RANGES ranges, that
- * every range is page aligned, not empty, inside the BAR and overlaps no
- * other, and that the lengths add up to the size of the dma-buf.
+ * No DMA address and no CPU physical address is involved. The exporter
+ * owns the list; dma_buf_iov_init() checks once that it is for the BAR of
+ * the offer, has at least one range, that every range is page aligned,
+ * not empty and inside the BAR, and that the lengths add up to the size of
+ * the dma-buf. Ranges may overlap.
  */
 struct dma_buf_iov_list {
 	unsigned int bar;
@@ -117,21 +111,61 @@ struct dma_buf_iov_list {
 };
 
 /**
- * struct dma_buf_iov_exp_ops - exporter operations of the PCI IOV type
- * @map: returns the ranges of the dma-buf for @attach, or an error pointer
- *	 (-ENODEV while the buffer is revoked). Called with the reservation
- *	 lock held. The list stays owned by the exporter and must not change
- *	 until @unmap.
- * @unmap: ends the use of a list returned by @map. Called with the
- *	   reservation lock held.
+ * struct dma_buf_iov_info - a dma-buf of ranges of a VF's BAR, by value
+ * @list: the ranges, checked by dma_buf_iov_init().
+ * @bar_size: size of the BAR in bytes.
+ * @pf_domain: PCI domain of the physical function of the VF.
+ * @pf_rid: routing ID (bus and devfn) of the physical function.
+ * @vf_id: number of the VF among the VFs of its PF, from 0, as
+ *	   pci_iov_vf_id() gives it.
+ * @bar: the BAR, 0 to %PCI_STD_NUM_BARS - 1.
+ * @align_shift: log2 of the largest power of two that every offset and
+ *		 length of @list is a multiple of.
  *
- * The revoke rules are those of &struct dma_buf_pal_exp_ops.
+ * Filled in by dma_buf_iov_init() when the dma-buf is exported, owned by
+ * the exporter and unchanged while the dma-buf lives; the offer points to
+ * it. An importer reads it through &dma_buf_attachment.map_offer for as
+ * long as it holds the dma-buf, also after the VF is gone: nothing in it
+ * points to a &struct pci_dev.
+ */
+struct dma_buf_iov_info {
+	const struct dma_buf_iov_list *list;
+	u64 bar_size;
+	u32 pf_domain;
+	u16 pf_rid;
+	u16 vf_id;
+	u8 bar;
+	u8 align_shift;
+};
+
+/**
+ * struct dma_buf_iov_exp_ops - exporter operations of the PCI IOV type
+ * @map: returns 0 if the importer may use the list of the dma-buf now, or
+ *	 an error (-ENODEV while the buffer is revoked). Called with the
+ *	 reservation lock held.
+ * @unmap: ends the use of the list, one call for each successful @map.
+ *	   Called with the reservation lock held.
+ *
+ * The exporter hands out no list of its own: dma_buf_iov_map() returns the
+ * one of the offer's &struct dma_buf_iov_info. The revoke rules are those
+ * of &struct dma_buf_pal_exp_ops.
  */
 struct dma_buf_iov_exp_ops {
-	const struct dma_buf_iov_list *(*map)(struct dma_buf_attachment *attach);
-	void (*unmap)(struct dma_buf_attachment *attach,
-		      const struct dma_buf_iov_list *list);
+	int (*map)(struct dma_buf_attachment *attach);
+	void (*unmap)(struct dma_buf_attachment *attach);
 };
+
+/**
+ * DMA_BUF_IOV_REVOKE_TIMEOUT_MS - how long a PF may keep VF BAR ranges
+ *
+ * An importer of the PCI IOV type gives back every list within this many
+ * milliseconds of a revoke (its &dma_buf_attach_ops.invalidate_mappings
+ * call). After that the exporter may cut the import off; see the DOC of
+ * the type. Five seconds is also the default time xe gives a job before
+ * it resets the engine that runs it, so a PF that has to reset an engine
+ * to stop it can do so in time.
+ */
+#define DMA_BUF_IOV_REVOKE_TIMEOUT_MS	5000
 
 extern const struct dma_buf_mapping_type dma_buf_mapping_pci_iov;
 
@@ -139,21 +173,28 @@ extern const struct dma_buf_mapping_type dma_buf_mapping_pci_iov;
  * DMA_BUF_IOV_ACCEPT - accept of the PCI IOV mapping type
  * @_pf: the importing physical function, whose &pci_dev.dev attaches.
  * @_bars: the BARs of its virtual functions it can use, a mask of BIT(bar).
+ * @_granule: the size, a power of two of at least %PAGE_SIZE, to which
+ *	      every offset and length must be aligned for the importer to
+ *	      use the ranges, or 0 for %PAGE_SIZE. Another value fails the
+ *	      attach with -EINVAL.
  */
-#define DMA_BUF_IOV_ACCEPT(_pf, _bars)					\
+#define DMA_BUF_IOV_ACCEPT(_pf, _bars, _granule)			\
 	((struct dma_buf_mapping_accept){				\
 		.type = &dma_buf_mapping_pci_iov,			\
 		.iov.pf = (_pf),					\
 		.iov.bars = (_bars),					\
+		.iov.granule = (_granule),				\
 	})
 
+int dma_buf_iov_init(struct dma_buf_iov_info *info, struct pci_dev *vf,
+		     unsigned int bar, size_t size,
+		     const struct dma_buf_iov_list *list, const char **why);
 struct dma_buf_mapping_offer
-dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops, struct pci_dev *vf,
-		  unsigned int bar);
+dma_buf_iov_offer(const struct dma_buf_iov_exp_ops *ops,
+		  const struct dma_buf_iov_info *info);
 const struct dma_buf_iov_list *
 dma_buf_iov_map(struct dma_buf_attachment *attach);
 void dma_buf_iov_unmap(struct dma_buf_attachment *attach,
 		       const struct dma_buf_iov_list *list);
-int dma_buf_iov_check(size_t size, struct pci_dev *vf, unsigned int bar,
-		      const struct dma_buf_iov_list *list, const char **why);
+void dma_buf_iov_might_wait_for_pf(void);
 #endif

@@ -28,6 +28,7 @@
 struct device;
 struct dma_buf;
 struct dma_buf_attachment;
+struct dma_buf_iov_info;
 struct dma_buf_mapping_accept;
 struct dma_buf_mapping_offer;
 struct pci_dev;
@@ -597,8 +598,8 @@ struct dma_buf_mapping_type {
  *		      reach the provider match. NULL for memory with struct
  *		      pages.
  * @iov: data of a &dma_buf_mapping_pci_iov offer.
- * @iov.vf: the SR-IOV virtual function whose BAR holds the buffer.
- * @iov.bar: that BAR, 0 to %PCI_STD_NUM_BARS - 1.
+ * @iov.info: the buffer's BAR, ranges and functions, by value; owned by
+ *	      the exporter and valid as long as the dma-buf.
  * @priv: data of a type defined outside the dma-buf core.
  */
 struct dma_buf_mapping_offer {
@@ -609,8 +610,7 @@ struct dma_buf_mapping_offer {
 			struct p2pdma_provider *p2p_provider;
 		} sgt;
 		struct {
-			struct pci_dev *vf;
-			unsigned int bar;
+			const struct dma_buf_iov_info *info;
 		} iov;
 		const void *priv;
 	};
@@ -627,6 +627,8 @@ struct dma_buf_mapping_offer {
  *	    attachment.
  * @iov.bars: the BARs of its virtual functions that the importer can use,
  *	      a mask of BIT(bar).
+ * @iov.granule: the alignment in bytes that the importer needs of every
+ *		 range, a power of two; 0 for %PAGE_SIZE.
  * @priv: data of a type defined outside the dma-buf core.
  */
 struct dma_buf_mapping_accept {
@@ -638,6 +640,7 @@ struct dma_buf_mapping_accept {
 		struct {
 			struct pci_dev *pf;
 			u32 bars;
+			u32 granule;
 		} iov;
 		const void *priv;
 	};

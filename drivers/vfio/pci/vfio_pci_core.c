@@ -2373,6 +2373,7 @@ void vfio_pci_core_unregister_device(struct vfio_pci_core_device *vdev)
 {
 	vfio_pci_core_sriov_configure(vdev, 0);
 
+	vfio_pci_dma_buf_might_wait_for_pf(vdev);
 	vfio_unregister_group_dev(&vdev->vdev);
 
 	vfio_pci_vf_uninit(vdev);

@@ -32,13 +32,11 @@ struct vfio_pci_dma_buf {
 	size_t size;
 	struct dma_buf_phys_list *pal;
 	/*
-	 * The ranges as offsets in the BAR, for the PF of a VF, and the VF:
-	 * its struct pci_dev stays allocated while the dma-buf lives, as an
-	 * IOV attachment of the PF keeps the offer's pointer after the VF is
-	 * removed (revoked by then: nothing follows the pointer after that).
+	 * The ranges as offsets in the BAR, for the PF of a VF, and what the
+	 * IOV offer tells the PF, by value: no reference on the VF is kept.
 	 */
 	struct dma_buf_iov_list *iov;
-	struct pci_dev *vf;
+	struct dma_buf_iov_info iov_info;
 	struct dma_buf_mapping_offer offers[3];
 	u8 nr_offers;
 	bool cpu_mmap;
@@ -86,6 +84,19 @@ static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 	return priv->nr_offers;
 }
 
+/*
+ * The exporter's state of an attachment of the PCI IOV type, under the
+ * reservation lock: the lists its PF holds (each holds a reference on
+ * the buffer's kref), and whether a revoke cut the import because the PF
+ * kept them for longer than DMA_BUF_IOV_REVOKE_TIMEOUT_MS.
+ */
+struct vfio_pci_dma_buf_iov_import {
+	unsigned int mapped;
+	bool cut;
+};
+
+static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops;
+
 static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 				   struct dma_buf_attachment *attachment)
 {
@@ -97,7 +108,19 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 	if (!dma_buf_attach_revocable(attachment))
 		return -EOPNOTSUPP;
 
+	if (attachment->map_offer.exp_ops == &vfio_pci_dma_buf_iov_ops) {
+		attachment->priv =
+			kzalloc_obj(struct vfio_pci_dma_buf_iov_import);
+		if (!attachment->priv)
+			return -ENOMEM;
+	}
 	return 0;
+}
+
+static void vfio_pci_dma_buf_detach(struct dma_buf *dmabuf,
+				    struct dma_buf_attachment *attachment)
+{
+	kfree(attachment->priv);
 }
 
 static void vfio_pci_dma_buf_done(struct kref *kref)
@@ -176,33 +199,80 @@ static const struct dma_buf_pal_exp_ops vfio_pci_dma_buf_pal_ops = {
 	.unmap = vfio_pci_dma_buf_pal_unmap,
 };
 
-static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops;
-
-static const struct dma_buf_iov_list *
-vfio_pci_dma_buf_iov_map(struct dma_buf_attachment *attachment)
+static int vfio_pci_dma_buf_iov_map(struct dma_buf_attachment *attachment)
 {
+	struct vfio_pci_dma_buf_iov_import *import = attachment->priv;
 	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
 
 	if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_iov_ops)
-		return ERR_PTR(-EINVAL);
+		return -EINVAL;
 
-	if (priv->revoked)
-		return ERR_PTR(-ENODEV);
+	if (priv->revoked || import->cut)
+		return -ENODEV;
 
+	import->mapped++;
 	kref_get(&priv->kref);
-	return priv->iov;
+	return 0;
 }
 
-static void vfio_pci_dma_buf_iov_unmap(struct dma_buf_attachment *attachment,
-				       const struct dma_buf_iov_list *list)
+static void vfio_pci_dma_buf_iov_unmap(struct dma_buf_attachment *attachment)
 {
+	struct vfio_pci_dma_buf_iov_import *import = attachment->priv;
 	struct vfio_pci_dma_buf *priv = attachment->dmabuf->priv;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
 
+	/* A cut import's lists were given back for it */
+	if (import->cut || WARN_ON_ONCE(!import->mapped))
+		return;
+	import->mapped--;
 	kref_put(&priv->kref, vfio_pci_dma_buf_done);
+}
+
+/*
+ * Cut off every PCI IOV import of @priv that still holds lists after a
+ * revoke waited DMA_BUF_IOV_REVOKE_TIMEOUT_MS for them: its lists stop
+ * counting, its later unmaps are ignored and its maps fail with -ENODEV
+ * until it detaches. Called after the wait, with the buffer revoked.
+ */
+static void vfio_pci_dma_buf_cut_iov(struct vfio_pci_dma_buf *priv)
+{
+	struct dma_buf_attachment *attachment;
+
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	list_for_each_entry(attachment, &priv->dmabuf->attachments, node) {
+		struct vfio_pci_dma_buf_iov_import *import = attachment->priv;
+
+		if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_iov_ops ||
+		    !import->mapped)
+			continue;
+		pci_warn(priv->vdev->pdev,
+			 "dma-buf: %s kept VF BAR ranges %u ms after a revoke; import cut\n",
+			 dev_name(attachment->dev),
+			 DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
+		import->cut = true;
+		for (; import->mapped; import->mapped--)
+			kref_put(&priv->kref, vfio_pci_dma_buf_done);
+	}
+	dma_resv_unlock(priv->dmabuf->resv);
+}
+
+/*
+ * Wait until the importers of @priv have given back every mapping after a
+ * revoke: for as long as it takes, but for the VF BAR ranges of a PF,
+ * whose import is cut off after DMA_BUF_IOV_REVOKE_TIMEOUT_MS (a reset of
+ * a VF must not wait on its PF without end).
+ */
+static void vfio_pci_dma_buf_wait_unmapped(struct vfio_pci_dma_buf *priv)
+{
+	unsigned long timeout = msecs_to_jiffies(DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
+
+	if (wait_for_completion_timeout(&priv->comp, timeout))
+		return;
+	vfio_pci_dma_buf_cut_iov(priv);
+	wait_for_completion(&priv->comp);
 }
 
 static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops = {
@@ -375,7 +445,6 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 		mutex_unlock(&priv->vdev->dmabufs_lock);
 		vfio_device_put_registration(&priv->vdev->vdev);
 	}
-	pci_dev_put(priv->vf);
 	kvfree(priv->iov);
 	kvfree(priv->pal);
 	kfree(priv);
@@ -384,6 +453,7 @@ static void vfio_pci_dma_buf_release(struct dma_buf *dmabuf)
 static const struct dma_buf_ops vfio_pci_dmabuf_ops = {
 	.get_mapping_offers = vfio_pci_dma_buf_get_offers,
 	.attach = vfio_pci_dma_buf_attach,
+	.detach = vfio_pci_dma_buf_detach,
 	.map_dma_buf = vfio_pci_dma_buf_map,
 	.unmap_dma_buf = vfio_pci_dma_buf_unmap,
 	.mmap = vfio_pci_dma_buf_mmap,
@@ -511,7 +581,6 @@ static int vfio_pci_dma_buf_make_iov(struct vfio_pci_dma_buf *priv,
 			     GFP_KERNEL_ACCOUNT);
 	if (!priv->iov)
 		return -ENOMEM;
-	priv->vf = pci_dev_get(priv->vdev->pdev);
 	priv->iov->bar = bar;
 	priv->iov->nr_ranges = priv->pal->nr_ranges;
 	for (i = 0; i < priv->pal->nr_ranges; i++) {
@@ -580,28 +649,28 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 	pal_ok = !ret;
 	/*
 	 * The PF of a VF gets the ranges as offsets in the VF's BAR, first:
-	 * every other importer goes on to the next offer.
+	 * every other importer goes on to the next offer. Not for the
+	 * dma-buf of a BAR mmap, which no PF can get hold of. The ranges
+	 * were checked against the BAR above, so the IOV check refuses none
+	 * of them (overlaps included); if it did, the export fails rather
+	 * than leave the PF a scatterlist of its own VF's BAR.
 	 */
-	if (pal_ok && vdev->pdev->is_virtfn &&
+	if (!bar_only && vdev->pdev->is_virtfn &&
 	    vfio_pci_dma_buf_in_bar(vdev, region_index, priv->pal)) {
 		ret = vfio_pci_dma_buf_make_iov(priv, region_index);
 		if (ret)
 			goto err_free_phys;
-		ret = dma_buf_iov_check(priv->size, vdev->pdev, region_index,
-					priv->iov, &why);
-		if (ret == -ENOMEM)
+		ret = dma_buf_iov_init(&priv->iov_info, vdev->pdev,
+				       region_index, priv->size, priv->iov,
+				       &why);
+		if (ret) {
+			pci_dbg(vdev->pdev, "dma-buf: VF BAR ranges refused: %s\n",
+				why);
 			goto err_free_phys;
-		if (!ret) {
-			priv->offers[priv->nr_offers++] =
-				dma_buf_iov_offer(&vfio_pci_dma_buf_iov_ops,
-						  vdev->pdev, region_index);
-		} else {
-			/* Not offered (more ranges than the type allows) */
-			pci_dev_put(priv->vf);
-			priv->vf = NULL;
-			kvfree(priv->iov);
-			priv->iov = NULL;
 		}
+		priv->offers[priv->nr_offers++] =
+			dma_buf_iov_offer(&vfio_pci_dma_buf_iov_ops,
+					  &priv->iov_info);
 	}
 	if (pal_ok)
 		priv->offers[priv->nr_offers++] =
@@ -668,7 +737,6 @@ vfio_pci_dma_buf_create(struct vfio_pci_core_device *vdev, bool bar_only,
 err_dev_put:
 	vfio_device_put_registration(&vdev->vdev);
 err_free_phys:
-	pci_dev_put(priv->vf);
 	kvfree(priv->iov);
 	kvfree(priv->pal);
 err_free_priv:
@@ -794,9 +862,10 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 /*
  * Revoke one buffer: faults stop finding it usable, its CPU mappings are
  * zapped, and its importers are told and waited for until they have
- * returned every mapping. Under memory_lock, held for write, which keeps
- * every other revoke and lift of the buffer out, with a reference on the
- * buffer's file.
+ * returned every mapping (a PF's VF BAR ranges for
+ * DMA_BUF_IOV_REVOKE_TIMEOUT_MS at most). Under memory_lock, held for
+ * write, which keeps every other revoke and lift of the buffer out, with a
+ * reference on the buffer's file.
  */
 static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
 {
@@ -814,7 +883,7 @@ static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
 			      false, MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(priv->dmabuf->resv);
 	kref_put(&priv->kref, vfio_pci_dma_buf_done);
-	wait_for_completion(&priv->comp);
+	vfio_pci_dma_buf_wait_unmapped(priv);
 	/*
 	 * Re-arm the registered kref reference and the completion so the
 	 * post-revoke state matches the post-creation state.  An un-revoke
@@ -1029,6 +1098,18 @@ int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
 
 	dma_buf_put(dmabuf);
 	return ret;
+}
+
+/*
+ * Called by the removal of the device before it waits for the device's
+ * user, whose close revokes the dma-bufs and so, for a VF, calls the PCI
+ * IOV callbacks of its PF: lockdep then reports a PF driver that removes
+ * its VFs with a lock held that its callback takes, instead of a hang.
+ */
+void vfio_pci_dma_buf_might_wait_for_pf(struct vfio_pci_core_device *vdev)
+{
+	if (vdev->pdev->is_virtfn)
+		dma_buf_iov_might_wait_for_pf();
 }
 
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)

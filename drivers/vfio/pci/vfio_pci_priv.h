@@ -132,6 +132,7 @@ int vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
 					 struct vfio_device_feature_dma_buf_revoke __user *arg,
 					 size_t argsz);
 void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev);
+void vfio_pci_dma_buf_might_wait_for_pf(struct vfio_pci_core_device *vdev);
 void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked);
 void vfio_pci_dma_buf_sync(struct vfio_pci_core_device *vdev);
 int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
@@ -158,6 +159,12 @@ vfio_pci_core_feature_dma_buf_revoke(struct vfio_pci_core_device *vdev,
 static inline void vfio_pci_dma_buf_cleanup(struct vfio_pci_core_device *vdev)
 {
 }
+
+static inline void
+vfio_pci_dma_buf_might_wait_for_pf(struct vfio_pci_core_device *vdev)
+{
+}
+
 static inline void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev,
 					 bool revoked)
 {

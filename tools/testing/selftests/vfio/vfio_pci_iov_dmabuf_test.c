@@ -8,19 +8,25 @@
  *
  * Arguments: the PF (an SR-IOV device with at least two VFs whose BAR 0
  * is memory of four pages or more, bound to a driver that can enable VFs,
- * such as pci-pf-stub; QEMU's igb is one) and a device that is not a VF,
+ * such as pci-pf-stub or the test importer's own PF driver,
+ * dmabuf_iov_test; QEMU's igb is one) and a device that is not a VF,
  * bound to vfio-pci, with a memory BAR that can be exported. The test
- * enables two VFs and binds them to vfio-pci.
+ * enables two VFs and binds them to vfio-pci. The case of the PF
+ * driver's rule for disabling SR-IOV needs the PF bound to
+ * dmabuf_iov_test.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 
 #include <linux/pci_regs.h>
@@ -36,6 +42,8 @@
 #define VF_BAR 0
 /* The PF's first IOV resource in its sysfs "resource" file */
 #define PCI_IOV_RES 7
+/* DMA_BUF_IOV_REVOKE_TIMEOUT_MS of include/linux/dma-buf-mapping.h */
+#define IOV_REVOKE_TIMEOUT_MS 5000
 
 static const char *pf_bdf, *other_bdf;
 static char *vf_bdfs[NR_VFS];
@@ -80,14 +88,25 @@ static void importer_cmd(int imp, const char *cmd, char *out, size_t size)
 	importer_read(imp, out, size);
 }
 
-/* "attach PF FD MASK": the importer attaches from @importer_bdf. */
-static void importer_attach(int imp, const char *importer_bdf, int fd,
-			    u32 bars, char *out, size_t size)
+/*
+ * "attach PF FD MASK GRANULE": the importer attaches from @importer_bdf,
+ * for ranges aligned to @granule bytes (0 for a page).
+ */
+static void importer_attach_granule(int imp, const char *importer_bdf, int fd,
+				    u32 bars, u64 granule, char *out,
+				    size_t size)
 {
 	char cmd[64];
 
-	snprintf(cmd, sizeof(cmd), "attach %s %d %x", importer_bdf, fd, bars);
+	snprintf(cmd, sizeof(cmd), "attach %s %d %x %llx", importer_bdf, fd,
+		 bars, (unsigned long long)granule);
 	importer_cmd(imp, cmd, out, size);
+}
+
+static void importer_attach(int imp, const char *importer_bdf, int fd,
+			    u32 bars, char *out, size_t size)
+{
+	importer_attach_granule(imp, importer_bdf, fd, bars, 0, out, size);
 }
 
 static u32 pf_config_readl(int cfg, off_t off)
@@ -222,8 +241,8 @@ TEST_F(iov_dmabuf, pf_imports_vf_bar)
 		{ .offset = 3 * pg, .length = pg },
 		{ .offset = 0, .length = 2 * pg },
 	};
+	unsigned long long off, len, bar_size, align;
 	unsigned int bar, nr, vf;
-	unsigned long long off, len;
 	char *line;
 	int i, n, v, fd;
 
@@ -243,11 +262,15 @@ TEST_F(iov_dmabuf, pf_imports_vf_bar)
 		printf("VF %d (%s), BAR %d at %#llx in the PF's view: %s", v,
 		       vf_bdfs[v], VF_BAR, (unsigned long long)pf_view,
 		       self->out);
-		n = sscanf(self->out, "bar %u vf %u ranges %u", &bar, &vf, &nr);
-		ASSERT_EQ(3, n);
+		n = sscanf(self->out, "bar %u vf %u ranges %u bar_size %llx align %llx",
+			   &bar, &vf, &nr, &bar_size, &align);
+		ASSERT_EQ(5, n);
 		ASSERT_EQ(VF_BAR, bar);
 		ASSERT_EQ(v, vf);
 		ASSERT_EQ(2, nr);
+		ASSERT_EQ(self->bar_size, bar_size);
+		/* Offsets 3 and 0 pages, lengths 1 and 2 pages */
+		ASSERT_EQ(pg, align);
 		line = self->out;
 		for (i = 0; i < 2; i++) {
 			line = strchr(line, '\n');
@@ -290,9 +313,34 @@ TEST_F(iov_dmabuf, refusals)
 	/* The same dma-buf, from the PF for its BAR: accepted. */
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
 			sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
 	ASSERT_EQ(0, close(fd));
+
+	/*
+	 * A PF that maps device memory in a granule larger than the ranges'
+	 * alignment does not get the type (and would go on to its next
+	 * accept); one that is not a power of two, or below a page, is an
+	 * error. Two pages at offset 0 fit a granule of two pages.
+	 */
+	r.length = 2 * pg;
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach_granule(self->importer, pf_bdf, fd, 1 << VF_BAR,
+				4 * pg, self->out, sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+	importer_attach_granule(self->importer, pf_bdf, fd, 1 << VF_BAR,
+				3 * pg, self->out, sizeof(self->out));
+	ASSERT_STREQ("error -22\n", self->out);
+	importer_attach_granule(self->importer, pf_bdf, fd, 1 << VF_BAR,
+				pg / 2, self->out, sizeof(self->out));
+	ASSERT_STREQ("error -22\n", self->out);
+	importer_attach_granule(self->importer, pf_bdf, fd, 1 << VF_BAR,
+				2 * pg, self->out, sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_EQ(0, close(fd));
+	r.length = pg;
 
 	/* The dma-buf of a device that is not a VF. */
 	other = vfio_pci_device_init(other_bdf, self->iommu);
@@ -314,6 +362,81 @@ TEST_F(iov_dmabuf, refusals)
 }
 
 /*
+ * The uAPI lets ranges overlap. The PF gets them as they are: each lies in
+ * its VF's BAR. (The physical address list type refuses overlaps; the PF
+ * must not be handed a scatterlist of its own VF's BAR instead.)
+ */
+TEST_F(iov_dmabuf, overlapping_ranges)
+{
+	struct vfio_region_dma_range r[2] = {
+		{ .offset = 0, .length = 2 * pg },
+		{ .offset = pg, .length = 2 * pg },
+	};
+	unsigned long long off, len;
+	char *line;
+	int fd, i, n;
+
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, r, 2);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 2 ", 20));
+	line = self->out;
+	for (i = 0; i < 2; i++) {
+		line = strchr(line, '\n');
+		ASSERT_NE(NULL, line);
+		line++;
+		n = sscanf(line, "%llx %llx", &off, &len);
+		ASSERT_EQ(2, n);
+		ASSERT_EQ(r[i].offset, off);
+		ASSERT_EQ(r[i].length, len);
+	}
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_STREQ("detached\n", self->out);
+	ASSERT_EQ(0, close(fd));
+}
+
+/* "attach_va PF ADDR MASK": the dma-buf behind this process's @addr. */
+static void importer_attach_va(int imp, const char *importer_bdf, void *addr,
+			       u32 bars, char *out, size_t size)
+{
+	char cmd[64];
+
+	snprintf(cmd, sizeof(cmd), "attach_va %s %lx %x", importer_bdf,
+		 (unsigned long)addr, bars);
+	importer_cmd(imp, cmd, out, size);
+}
+
+/*
+ * The dma-buf behind a BAR mmap of the VF can only be reached through the
+ * VMA, by iommufd: it is not offered to the PF (which accepts nothing
+ * else here). A mmap of a dma-buf fd of the same BAR is.
+ */
+TEST_F(iov_dmabuf, bar_mmap_not_offered)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
+	void *bar = self->vf[0]->bars[VF_BAR].vaddr, *p;
+	int fd;
+
+	ASSERT_NE(NULL, bar);
+	importer_attach_va(self->importer, pf_bdf, bar, 1 << VF_BAR, self->out,
+			   sizeof(self->out));
+	ASSERT_STREQ("error -95\n", self->out);
+
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, pg, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	importer_attach_va(self->importer, pf_bdf, p, 1 << VF_BAR, self->out,
+			   sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_STREQ("detached\n", self->out);
+	ASSERT_EQ(0, munmap(p, pg));
+	ASSERT_EQ(0, close(fd));
+}
+
+/*
  * A reset of the VF revokes the buffer: the PF is notified while the
  * buffer is revoked (a map from its callback fails with -ENODEV) and gives
  * the ranges back, is notified again once the reset is done (a map works),
@@ -331,7 +454,7 @@ TEST_F(iov_dmabuf, revoke_reset)
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, first,
 			sizeof(first));
-	ASSERT_EQ(0, strncmp(first, "bar 0 vf 0 ranges 1\n", 20));
+	ASSERT_EQ(0, strncmp(first, "bar 0 vf 0 ranges 1 ", 20));
 
 	ASSERT_EQ(0, ioctl(self->vf[0]->fd, VFIO_DEVICE_RESET));
 	importer_read(self->importer, self->out, sizeof(self->out));
@@ -339,6 +462,98 @@ TEST_F(iov_dmabuf, revoke_reset)
 	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
 	ASSERT_STREQ(first, self->out);
 	ASSERT_EQ(0, close(fd));
+}
+
+/* Whether /dev/kmsg from @kmsg on has a line with @a and @b in it. */
+static bool kmsg_has(int kmsg, const char *a, const char *b)
+{
+	char rec[1024];
+	ssize_t n;
+
+	for (;;) {
+		n = read(kmsg, rec, sizeof(rec) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;
+		if (n <= 0)
+			return false;
+		rec[n] = 0;
+		if (strstr(rec, a) && strstr(rec, b))
+			return true;
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A PF that keeps its ranges after a revoke holds the VF's reset up for
+ * DMA_BUF_IOV_REVOKE_TIMEOUT_MS and no longer: vfio-pci then cuts the
+ * import off and logs it; the import maps no more, its detach works, and
+ * a new import maps. If the reset still waits well after the bound, the
+ * importer lets go, which ends the wait, and the case fails.
+ */
+TEST_F_TIMEOUT(iov_dmabuf, revoke_importer_stuck, 120)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
+	double start, took = 0;
+	int fd, kmsg, status;
+	bool done = false;
+	pid_t pid;
+
+	if (!(self->vf[0]->info.flags & VFIO_DEVICE_FLAGS_RESET))
+		SKIP(return, "%s cannot be reset\n", vf_bdfs[0]);
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, kmsg);
+	ASSERT_LE(0, lseek(kmsg, 0, SEEK_END));
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	importer_cmd(self->importer, "keep", self->out, sizeof(self->out));
+	ASSERT_STREQ("keeping\n", self->out);
+
+	start = now();
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (!pid)
+		_exit(ioctl(self->vf[0]->fd, VFIO_DEVICE_RESET) ? 1 : 0);
+	while (now() - start < IOV_REVOKE_TIMEOUT_MS / 1000.0 + 15) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			done = true;
+			took = now() - start;
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	if (!done) {
+		importer_cmd(self->importer, "detach", self->out,
+			     sizeof(self->out));
+		ASSERT_EQ(pid, waitpid(pid, &status, 0));
+		ASSERT_TRUE(done) TH_LOG("the reset still waited %.1f s later",
+					 now() - start);
+	}
+	printf("the reset waited %.2f s for the PF\n", took);
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_LE(IOV_REVOKE_TIMEOUT_MS / 1000.0 - 0.5, took);
+	ASSERT_TRUE(kmsg_has(kmsg, "import cut", pf_bdf));
+
+	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
+	ASSERT_STREQ("error -19\n", self->out);
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_STREQ("detached\n", self->out);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(kmsg));
 }
 
 /*
@@ -354,7 +569,7 @@ TEST_F(iov_dmabuf, revoke_close)
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
 			sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 
 	vfio_pci_device_cleanup(self->vf[0]);
 	self->vf[0] = NULL;
@@ -404,7 +619,7 @@ TEST_F(iov_dmabuf, fail_nth)
 		injected = fail_nth_injected(nfd);
 		if (ok) {
 			importer_read(self->importer, self->out, sizeof(self->out));
-			ok = !strncmp(self->out, "bar 0 vf 0 ranges 2\n", 20);
+			ok = !strncmp(self->out, "bar 0 vf 0 ranges 2 ", 20);
 			if (!ok)
 				ASSERT_EQ(0, strncmp(self->out, "error -", 7))
 					TH_LOG("point %d: the importer answered \"%s\"",
@@ -470,7 +685,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	ASSERT_LE(0, fd);
 	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
 			sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 
 	/* vfio-pci signals it when a removal waits for the VF's release */
 	req.fd = eventfd(0, 0);
@@ -488,7 +703,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s", vf_bdfs[0]);
 	ASSERT_EQ(0, access(path, F_OK));
 	importer_read(self->importer, self->out, sizeof(self->out));
-	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1\n", 20));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 	for (i = 0; i < NR_VFS; i++) {
 		vfio_pci_device_cleanup(self->vf[i]);
 		self->vf[i] = NULL;
@@ -502,8 +717,74 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	ASSERT_STREQ("invalidated: revoked\n", self->out);
 	importer_cmd(self->importer, "map", self->out, sizeof(self->out));
 	ASSERT_STREQ("error -19\n", self->out);
+	/*
+	 * The VFs are gone (freed, under KASAN poisoned): the offer still
+	 * tells which VF of which PF the buffer was.
+	 */
+	importer_cmd(self->importer, "info", self->out, sizeof(self->out));
+	snprintf(path, sizeof(path), "bar 0 vf 0 bar_size %llx align %llx pf %s\n",
+		 (unsigned long long)self->bar_size, (unsigned long long)pg,
+		 pf_bdf);
+	ASSERT_STREQ(path, self->out);
 	importer_cmd(self->importer, "detach", self->out, sizeof(self->out));
 	ASSERT_STREQ("detached\n", self->out);
+	ASSERT_EQ(0, close(fd));
+	ASSERT_EQ(0, close(req.fd));
+	vfs_enable();
+}
+
+/*
+ * The PF driver of the test importer detaches its own imports of its
+ * VFs' buffers in sriov_configure(0), before it disables SR-IOV, and
+ * holds no lock across the disable that its callback takes (the reset
+ * first runs the callback, so lockdep would report the wrong order): the
+ * removal of the VFs waits only for the VFs' user.
+ */
+TEST_F(iov_dmabuf, sriov_disable_detaches)
+{
+	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
+	struct pollfd req = { .events = POLLIN };
+	char *driver = sysfs_driver_get(pf_bdf);
+	bool ours = driver && !strcmp(driver, "dmabuf_iov_test");
+	int fd, i, status;
+	pid_t pid;
+
+	free(driver);
+	if (!ours)
+		SKIP(return, "%s is not bound to dmabuf_iov_test\n", pf_bdf);
+	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
+	ASSERT_LE(0, fd);
+	importer_attach(self->importer, pf_bdf, fd, 1 << VF_BAR, self->out,
+			sizeof(self->out));
+	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	importer_cmd(self->importer, "own", self->out, sizeof(self->out));
+	ASSERT_STREQ("owned\n", self->out);
+	if (self->vf[0]->info.flags & VFIO_DEVICE_FLAGS_RESET) {
+		ASSERT_EQ(0, ioctl(self->vf[0]->fd, VFIO_DEVICE_RESET));
+		importer_read(self->importer, self->out, sizeof(self->out));
+		ASSERT_STREQ("invalidated: revoked live\n", self->out);
+		importer_cmd(self->importer, "map", self->out,
+			     sizeof(self->out));
+		ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
+	}
+
+	req.fd = eventfd(0, 0);
+	ASSERT_LE(0, req.fd);
+	vfio_pci_irq_set(self->vf[0], VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req.fd);
+	pid = remove_vfs();
+	ASSERT_LT(0, pid);
+	/* The PF driver let go before the removal asked for the VFs */
+	ASSERT_EQ(1, poll(&req, 1, 10000));
+	importer_read(self->importer, self->out, sizeof(self->out));
+	ASSERT_STREQ("detached: sriov_configure\n", self->out);
+	for (i = 0; i < NR_VFS; i++) {
+		vfio_pci_device_cleanup(self->vf[i]);
+		self->vf[i] = NULL;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, close(req.fd));
 	vfs_enable();
