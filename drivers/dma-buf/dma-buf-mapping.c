@@ -567,15 +567,20 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * granule, and the attachment honours revoke (dma_buf_attach_revocable()).
  * Anybody else, and a PF whose granule the ranges do not fit, goes on to
  * its next accept and then to the exporter's next offer, such as a
- * scatterlist.
+ * scatterlist. A granule that is not a power of two of at least
+ * %PAGE_SIZE fails the attach with -EINVAL, when an exporter offers the
+ * type (an exporter that does not offer it never looks at the accept).
  *
- * The offer holds no pointer to a &struct pci_dev. A VF can be removed
- * (sriov_numvfs set to 0) while its PF holds an attachment, after its
- * exporter has revoked the buffer; the info lives as long as the dma-buf,
- * so the importer can read it for as long as it holds the dma-buf. The
- * PF's domain and routing ID name the live PF whenever an attachment is
- * matched: the exporter offers only while the buffer is not revoked, a
- * VF's buffer is revoked before the VF goes, and a VF goes before its PF.
+ * The offer holds no pointer to a &struct pci_dev. A VF can go while its
+ * PF holds an attachment (a hot unplug, a sysfs remove of the VF, or a PF
+ * driver that breaks the rule below), after its exporter has revoked the
+ * buffer for good; the info lives as long as the dma-buf, so the importer
+ * can read it for as long as it holds the dma-buf. The PF's domain and
+ * routing ID name the live PF whenever an attachment is matched: the
+ * exporter offers only while the buffer is not revoked, a VF's buffer is
+ * revoked for good before the VF goes, and a VF goes before its PF. Once
+ * the buffer is revoked for good, a VF with the same number may be a new
+ * one: the VF number means the buffer's VF only while a list is mapped.
  *
  * The map and unmap functions are exported to the PF drivers that use the
  * type and to its tests only: an offset in a VF BAR is only meaningful to
@@ -587,21 +592,29 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * gives the PF nothing that it does not own already.
  *
  * Revoke works as for the physical address list type, with a bound. The
- * exporter calls dma_buf_invalidate_mappings() under the reservation lock;
- * the PF stops every use of the ranges (no engine of the device reads or
- * writes them any more) and gives the list back with dma_buf_iov_unmap(),
- * from its &dma_buf_attach_ops.invalidate_mappings or later under the
- * reservation lock, within %DMA_BUF_IOV_REVOKE_TIMEOUT_MS. The callback
- * never blocks on anything that the revoke can be waiting for. The
- * exporter waits for the lists before the VF is reset or removed, but no
- * longer than that: a guest can reset its VF at any time, and the reset
- * must not hang on the PF. When the time is up, the exporter may cut the
- * import off: it logs it, stops counting the attachment's lists, ignores
- * their late unmap, and fails every later map of the attachment with
- * -ENODEV; the importer still unmaps and detaches as usual. This is safe
- * for this type only: the ranges are the PF's own device memory, which
- * the reset of a VF gives to nobody else, so a late PF touches nothing of
- * another owner. When the revoke is lifted the exporter calls
+ * exporter calls dma_buf_invalidate_mappings() under the reservation lock
+ * and waits for the buffer's fences, which signal in bounded time by the
+ * rules of dma-fences; the PF stops every use of the ranges (no engine of
+ * the device reads or writes them any more) and gives the list back with
+ * dma_buf_iov_unmap(), from its &dma_buf_attach_ops.invalidate_mappings
+ * or later under the reservation lock, within
+ * %DMA_BUF_IOV_REVOKE_TIMEOUT_MS of the callback. The callback never
+ * blocks on anything that the revoke can be waiting for. The exporter
+ * waits for the lists before the VF is reset or removed, or its memory
+ * given to another user, but no longer than that: a guest can reset its
+ * VF at any time, and the reset must not hang on the PF. When the time
+ * is up, the exporter may cut the import off: it logs an error, stops
+ * counting the attachment's lists, ignores their late unmap, and fails
+ * every later map of the attachment with -EIO; the importer still
+ * unmaps and detaches as usual, and attaches anew to use the buffer
+ * again. The cut ends the wait of the VF's user, not the PF's use of the
+ * memory: a PF that goes on with the ranges may write memory that the
+ * VF's next user, or another VF, owns by then. It is a bug of the PF
+ * driver, which owns that device memory and is trusted with every VF's
+ * part of it anyway; the exporter cannot stop the PF's engines. The other
+ * mapping types keep an unbounded wait, as their importers, a device that
+ * user space programs or a DMA mapping, are not the memory's owner.
+ * When the revoke is lifted the exporter calls
  * dma_buf_notify_available(), and the importer may map once more, from
  * &dma_buf_attach_ops.mappings_available or later. There is an unmap
  * because the exporter counts the lists it handed out, as for the other
@@ -619,7 +632,10 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * callback take the PF's device lock or pci_lock_rescan_remove(), which
  * the sysfs write of sriov_numvfs holds. The exporter calls
  * dma_buf_iov_might_wait_for_pf() before such a wait, and lockdep reports
- * a callback that breaks the rule once it has run.
+ * a callback that takes a lock held there, the PF driver's own locks and
+ * pci_lock_rescan_remove(), once the callback has run in the same boot.
+ * Lockdep does not validate device locks, so a callback that takes the
+ * PF's device lock goes unreported.
  *
  * A PF driver imports a buffer and finds it in its device like this (the
  * device memory behind VF BAR 2 here, in 64 KiB pages; error handling
@@ -669,7 +685,8 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * the removal of a VF waits for the users of its exporter, whose close
  * revokes the buffer and calls the PF's callback. A PF driver that
  * disables SR-IOV with a lock held that its callback takes would hang
- * there; lockdep tells, from any earlier revoke, without the hang. As for
+ * there; lockdep tells, from any earlier revoke, without the hang (for
+ * the locks lockdep validates: not device locks). As for
  * dma_fence_begin_signalling(), the callback section takes the map as a
  * read trylock, so the locks held around it are not recorded.
  */
@@ -697,7 +714,8 @@ void dma_buf_iov_invalidate(struct dma_buf_attachment *attach)
  * VF's device by its user), with the locks of the removal held. With
  * lockdep, it reports a PF driver whose PCI IOV callback takes a lock
  * that is held there, such as one that the PF holds while it calls
- * pci_disable_sriov(), as soon as the callback has been called once.
+ * pci_disable_sriov(), as soon as the callback has been called once; not
+ * the device locks, which lockdep does not validate.
  *
  * Context: Process context; may sleep.
  */
@@ -883,7 +901,11 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_init, "vfio_pci_core,dmabuf_kunit");
  * @ops: the exporter's IOV operations, which must outlive the dma-buf.
  * @info: the buffer, as dma_buf_iov_init() described it.
  *
- * For the array that &dma_buf_ops.get_mapping_offers returns.
+ * For the array that &dma_buf_ops.get_mapping_offers returns. The
+ * exporter must not offer the type once the VF can have gone: the match
+ * trusts the PF's IDs that @info recorded to name the live PF. VFIO
+ * offers nothing for a buffer that is revoked, and revokes it for good
+ * before its VF goes.
  *
  * Returns: the offer.
  */
@@ -911,7 +933,8 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_offer, "vfio_pci_core,dmabuf_kunit");
  *
  * Returns: the list that dma_buf_iov_init() checked, or an error pointer:
  * -EINVAL for an attachment of another type, or the exporter's error
- * (-ENODEV while the buffer is revoked).
+ * (-ENODEV while the buffer is revoked, -EIO for good once the exporter
+ * cut the import off after the PF was late for a revoke: see the DOC).
  */
 const struct dma_buf_iov_list *
 dma_buf_iov_map(struct dma_buf_attachment *attach)
@@ -937,7 +960,9 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_iov_map, "dmabuf_kunit,dmabuf_iov_test");
  * @attach: the attachment the list was mapped for
  * @list: the list dma_buf_iov_map() returned
  *
- * Must be called with the reservation lock of the dma-buf held.
+ * Must be called with the reservation lock of the dma-buf held, for every
+ * list that dma_buf_iov_map() returned, also after the exporter cut the
+ * import off (it then does nothing) and before the importer detaches.
  */
 void dma_buf_iov_unmap(struct dma_buf_attachment *attach,
 		       const struct dma_buf_iov_list *list)

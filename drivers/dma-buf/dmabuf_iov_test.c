@@ -40,16 +40,18 @@
  * own (bind a PF through new_id or driver_override): it enables and
  * disables SR-IOV through sriov_numvfs as pci-pf-stub does, and follows
  * the rule of the PCI IOV type for its own imports: it detaches them
- * before it disables SR-IOV, and holds its lock across neither.
+ * before it disables SR-IOV, and does not hold the lock that their
+ * callback takes while it disables it.
  */
 #include <linux/debugfs.h>
-#include <linux/kref.h>
 #include <linux/dma-buf-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/kref.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
@@ -78,8 +80,9 @@ static struct dentry *iov_test_dir;
 static struct pci_driver iov_test_pf_driver;
 
 /*
- * The PF driver's lock, which the callbacks of its own imports take; it
- * is not held when SR-IOV is disabled.
+ * The PF driver's lock, which the callbacks of its own imports take (a PF
+ * driver's callback would take such a lock to stop its engines); it is
+ * not held when SR-IOV is disabled.
  */
 static DEFINE_MUTEX(iov_test_pf_lock);
 /* The PF driver's own imports */
@@ -292,7 +295,9 @@ static int iov_test_own(struct iov_test *t)
 		return -ENOENT;
 	/*
 	 * Not under the PF's device lock, which sriov_configure() holds when
-	 * it takes @t->lock: a test binds the PF before it imports.
+	 * it takes @t->lock: a test binds the PF before it imports, and an
+	 * import made "own" while the PF is unbound stays attached until it
+	 * is detached or its file closed.
 	 */
 	if (READ_ONCE(t->pf->driver) != &iov_test_pf_driver)
 		return -EINVAL;
@@ -461,12 +466,8 @@ static int iov_test_pf_probe(struct pci_dev *pdev,
 /* As the rule asks: imports detached, then SR-IOV disabled, no lock held */
 static int iov_test_pf_sriov_configure(struct pci_dev *pdev, int nr_virtfn)
 {
-	if (!nr_virtfn) {
+	if (!nr_virtfn)
 		iov_test_pf_detach_all(pdev, "sriov_configure");
-		/* The driver's state changes under its lock, not the disable */
-		mutex_lock(&iov_test_pf_lock);
-		mutex_unlock(&iov_test_pf_lock);
-	}
 	return pci_sriov_configure_simple(pdev, nr_virtfn);
 }
 

@@ -6,7 +6,6 @@
 #ifndef __DMA_BUF_MAPPING_H__
 #define __DMA_BUF_MAPPING_H__
 #include <linux/dma-buf.h>
-#include <linux/sizes.h>
 
 struct sg_table *dma_buf_phys_vec_to_sgt(struct dma_buf_attachment *attach,
 					 struct p2pdma_provider *provider,
@@ -117,7 +116,8 @@ struct dma_buf_iov_list {
  * @pf_domain: PCI domain of the physical function of the VF.
  * @pf_rid: routing ID (bus and devfn) of the physical function.
  * @vf_id: number of the VF among the VFs of its PF, from 0, as
- *	   pci_iov_vf_id() gives it.
+ *	   pci_iov_vf_id() gives it. Once the buffer is revoked for good, a
+ *	   VF of that number may be a new one.
  * @bar: the BAR, 0 to %PCI_STD_NUM_BARS - 1.
  * @align_shift: log2 of the largest power of two that every offset and
  *		 length of @list is a multiple of.
@@ -148,7 +148,9 @@ struct dma_buf_iov_info {
  *
  * The exporter hands out no list of its own: dma_buf_iov_map() returns the
  * one of the offer's &struct dma_buf_iov_info. The revoke rules are those
- * of &struct dma_buf_pal_exp_ops.
+ * of &struct dma_buf_pal_exp_ops, but that the exporter waits for the
+ * lists %DMA_BUF_IOV_REVOKE_TIMEOUT_MS at most and may then cut the import
+ * off: @map fails with -EIO and @unmap does nothing for it from then on.
  */
 struct dma_buf_iov_exp_ops {
 	int (*map)(struct dma_buf_attachment *attach);
@@ -161,9 +163,9 @@ struct dma_buf_iov_exp_ops {
  * An importer of the PCI IOV type gives back every list within this many
  * milliseconds of a revoke (its &dma_buf_attach_ops.invalidate_mappings
  * call). After that the exporter may cut the import off; see the DOC of
- * the type. Five seconds is also the default time xe gives a job before
- * it resets the engine that runs it, so a PF that has to reset an engine
- * to stop it can do so in time.
+ * the type. Five seconds is also xe's default job timeout: a PF driver
+ * whose engines may run a job for longer must preempt it, or reset the
+ * engine, within the bound.
  */
 #define DMA_BUF_IOV_REVOKE_TIMEOUT_MS	5000
 

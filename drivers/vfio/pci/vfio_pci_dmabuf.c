@@ -48,10 +48,10 @@ struct vfio_pci_dma_buf {
 	/* Faults of CPU mappings read @revoked under it, shared */
 	struct rw_semaphore fault_rwsem;
 	/*
-	 * Written by vfio_pci_dma_buf_revoke() and move() under memory_lock,
-	 * the reservation lock and fault_rwsem, and by creation before the
-	 * buffer can be attached or mapped; the attach path reads it without
-	 * them.
+	 * Written by vfio_pci_dma_buf_revoke_start() and move() under
+	 * memory_lock, the reservation lock and fault_rwsem, and by creation
+	 * before the buffer can be attached or mapped; the attach path reads
+	 * it without them.
 	 */
 	bool revoked;
 	/*
@@ -87,8 +87,8 @@ static int vfio_pci_dma_buf_get_offers(struct dma_buf_attachment *attachment,
 /*
  * The exporter's state of an attachment of the PCI IOV type, under the
  * reservation lock: the lists its PF holds (each holds a reference on
- * the buffer's kref), and whether a revoke cut the import because the PF
- * kept them for longer than DMA_BUF_IOV_REVOKE_TIMEOUT_MS.
+ * the buffer's kref), and whether a revoke cut the import off because
+ * the PF kept them for longer than DMA_BUF_IOV_REVOKE_TIMEOUT_MS.
  */
 struct vfio_pci_dma_buf_iov_import {
 	unsigned int mapped;
@@ -110,17 +110,12 @@ static int vfio_pci_dma_buf_attach(struct dma_buf *dmabuf,
 
 	if (attachment->map_offer.exp_ops == &vfio_pci_dma_buf_iov_ops) {
 		attachment->priv =
-			kzalloc_obj(struct vfio_pci_dma_buf_iov_import);
+			kzalloc_obj(struct vfio_pci_dma_buf_iov_import,
+				    GFP_KERNEL_ACCOUNT);
 		if (!attachment->priv)
 			return -ENOMEM;
 	}
 	return 0;
-}
-
-static void vfio_pci_dma_buf_detach(struct dma_buf *dmabuf,
-				    struct dma_buf_attachment *attachment)
-{
-	kfree(attachment->priv);
 }
 
 static void vfio_pci_dma_buf_done(struct kref *kref)
@@ -129,6 +124,24 @@ static void vfio_pci_dma_buf_done(struct kref *kref)
 		container_of(kref, struct vfio_pci_dma_buf, kref);
 
 	complete(&priv->comp);
+}
+
+static void vfio_pci_dma_buf_detach(struct dma_buf *dmabuf,
+				    struct dma_buf_attachment *attachment)
+{
+	struct vfio_pci_dma_buf_iov_import *import = attachment->priv;
+	struct vfio_pci_dma_buf *priv = dmabuf->priv;
+
+	/*
+	 * A PF that detaches with lists still mapped is broken: give back
+	 * their references, or the next revoke would wait for them for ever.
+	 * The attachment is off the list, so no revoke or map reaches it.
+	 */
+	if (import && WARN_ON_ONCE(import->mapped)) {
+		for (; import->mapped; import->mapped--)
+			kref_put(&priv->kref, vfio_pci_dma_buf_done);
+	}
+	kfree(import);
 }
 
 static struct sg_table *
@@ -209,7 +222,10 @@ static int vfio_pci_dma_buf_iov_map(struct dma_buf_attachment *attachment)
 	if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_iov_ops)
 		return -EINVAL;
 
-	if (priv->revoked || import->cut)
+	/* Cut off by a revoke it was late for: for good, until it detaches */
+	if (import->cut)
+		return -EIO;
+	if (priv->revoked)
 		return -ENODEV;
 
 	import->mapped++;
@@ -234,8 +250,10 @@ static void vfio_pci_dma_buf_iov_unmap(struct dma_buf_attachment *attachment)
 /*
  * Cut off every PCI IOV import of @priv that still holds lists after a
  * revoke waited DMA_BUF_IOV_REVOKE_TIMEOUT_MS for them: its lists stop
- * counting, its later unmaps are ignored and its maps fail with -ENODEV
- * until it detaches. Called after the wait, with the buffer revoked.
+ * counting, its later unmaps are ignored and its maps fail with -EIO
+ * until it detaches. This ends the wait of the VF's user, not the PF's
+ * use of the memory: a PF driver that gets here has a bug, which is
+ * logged as an error. Called after the wait, with the buffer revoked.
  */
 static void vfio_pci_dma_buf_cut_iov(struct vfio_pci_dma_buf *priv)
 {
@@ -248,31 +266,15 @@ static void vfio_pci_dma_buf_cut_iov(struct vfio_pci_dma_buf *priv)
 		if (attachment->map_offer.exp_ops != &vfio_pci_dma_buf_iov_ops ||
 		    !import->mapped)
 			continue;
-		pci_warn(priv->vdev->pdev,
-			 "dma-buf: %s kept VF BAR ranges %u ms after a revoke; import cut\n",
-			 dev_name(attachment->dev),
-			 DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
+		pci_err(priv->vdev->pdev,
+			"dma-buf: %s kept VF BAR ranges %u ms after a revoke; import cut\n",
+			dev_name(attachment->dev),
+			DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
 		import->cut = true;
 		for (; import->mapped; import->mapped--)
 			kref_put(&priv->kref, vfio_pci_dma_buf_done);
 	}
 	dma_resv_unlock(priv->dmabuf->resv);
-}
-
-/*
- * Wait until the importers of @priv have given back every mapping after a
- * revoke: for as long as it takes, but for the VF BAR ranges of a PF,
- * whose import is cut off after DMA_BUF_IOV_REVOKE_TIMEOUT_MS (a reset of
- * a VF must not wait on its PF without end).
- */
-static void vfio_pci_dma_buf_wait_unmapped(struct vfio_pci_dma_buf *priv)
-{
-	unsigned long timeout = msecs_to_jiffies(DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
-
-	if (wait_for_completion_timeout(&priv->comp, timeout))
-		return;
-	vfio_pci_dma_buf_cut_iov(priv);
-	wait_for_completion(&priv->comp);
 }
 
 static const struct dma_buf_iov_exp_ops vfio_pci_dma_buf_iov_ops = {
@@ -860,14 +862,14 @@ int vfio_pci_dma_buf_mmap_bar(struct vfio_pci_core_device *vdev,
 }
 
 /*
- * Revoke one buffer: faults stop finding it usable, its CPU mappings are
- * zapped, and its importers are told and waited for until they have
- * returned every mapping (a PF's VF BAR ranges for
- * DMA_BUF_IOV_REVOKE_TIMEOUT_MS at most). Under memory_lock, held for
- * write, which keeps every other revoke and lift of the buffer out, with a
- * reference on the buffer's file.
+ * The first half of a revoke of one buffer: faults stop finding it
+ * usable, its CPU mappings are zapped, its importers are told, their
+ * fences waited for, and the registered reference on the kref is
+ * dropped. Under memory_lock, held for write, which keeps every other
+ * revoke and lift of the buffer out, with a reference on the buffer's
+ * file. vfio_pci_dma_buf_revoke_wait() finishes it.
  */
-static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
+static void vfio_pci_dma_buf_revoke_start(struct vfio_pci_dma_buf *priv)
 {
 	lockdep_assert_held_write(&priv->vdev->memory_lock);
 
@@ -883,7 +885,24 @@ static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
 			      false, MAX_SCHEDULE_TIMEOUT);
 	dma_resv_unlock(priv->dmabuf->resv);
 	kref_put(&priv->kref, vfio_pci_dma_buf_done);
-	vfio_pci_dma_buf_wait_unmapped(priv);
+}
+
+/*
+ * The second half: wait until the importers have given back every
+ * mapping, for as long as it takes but for the VF BAR ranges of a PF,
+ * whose imports are cut off at @deadline (in jiffies; a reset of a VF
+ * must not wait on its PF without end). One deadline serves every buffer
+ * of a move(), so that the bound does not grow with their number.
+ */
+static void vfio_pci_dma_buf_revoke_wait(struct vfio_pci_dma_buf *priv,
+					 unsigned long deadline)
+{
+	long left = (long)(deadline - jiffies);
+
+	if (!wait_for_completion_timeout(&priv->comp, max(left, 0L))) {
+		vfio_pci_dma_buf_cut_iov(priv);
+		wait_for_completion(&priv->comp);
+	}
 	/*
 	 * Re-arm the registered kref reference and the completion so the
 	 * post-revoke state matches the post-creation state.  An un-revoke
@@ -894,6 +913,14 @@ static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
 	 */
 	kref_init(&priv->kref);
 	reinit_completion(&priv->comp);
+}
+
+/* Revoke one buffer, both halves; see vfio_pci_dma_buf_revoke_start(). */
+static void vfio_pci_dma_buf_revoke(struct vfio_pci_dma_buf *priv)
+{
+	vfio_pci_dma_buf_revoke_start(priv);
+	vfio_pci_dma_buf_revoke_wait(priv, jiffies +
+				     msecs_to_jiffies(DMA_BUF_IOV_REVOKE_TIMEOUT_MS));
 }
 
 /*
@@ -933,15 +960,25 @@ void vfio_pci_dma_buf_move(struct vfio_pci_core_device *vdev, bool revoked)
 		}
 	}
 
+	/*
+	 * Importers hear of a revoke only: no map is possible until it is
+	 * lifted, and lifting it is told apart. Every buffer is revoked
+	 * before the first is waited for.
+	 */
+	if (revoked) {
+		unsigned long deadline;
+
+		list_for_each_entry(priv, &moving, revoke_elm)
+			vfio_pci_dma_buf_revoke_start(priv);
+		deadline = jiffies +
+			   msecs_to_jiffies(DMA_BUF_IOV_REVOKE_TIMEOUT_MS);
+		list_for_each_entry(priv, &moving, revoke_elm)
+			vfio_pci_dma_buf_revoke_wait(priv, deadline);
+	}
+
 	list_for_each_entry_safe(priv, tmp, &moving, revoke_elm) {
 		list_del(&priv->revoke_elm);
-		/*
-		 * Importers hear of a revoke only: no map is possible until it
-		 * is lifted, and lifting it is told apart.
-		 */
-		if (revoked) {
-			vfio_pci_dma_buf_revoke(priv);
-		} else {
+		if (!revoked) {
 			dma_resv_lock(priv->dmabuf->resv, NULL);
 			down_write(&priv->fault_rwsem);
 			WRITE_ONCE(priv->revoked, false);
