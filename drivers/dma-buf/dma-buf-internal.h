@@ -13,7 +13,8 @@ struct dma_buf_attachment;
 struct p2pdma_provider;
 struct pci_dev;
 
-void dma_buf_iov_invalidate(struct dma_buf_attachment *attach);
+void dma_buf_iov_call(struct dma_buf_attachment *attach,
+		      void (*cb)(struct dma_buf_attachment *attach));
 
 #if IS_ENABLED(CONFIG_KUNIT)
 bool dma_buf_p2p_reachable(struct p2pdma_provider *provider,

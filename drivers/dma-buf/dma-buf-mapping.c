@@ -576,11 +576,15 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * driver that breaks the rule below), after its exporter has revoked the
  * buffer for good; the info lives as long as the dma-buf, so the importer
  * can read it for as long as it holds the dma-buf. The PF's domain and
- * routing ID name the live PF whenever an attachment is matched: the
- * exporter offers only while the buffer is not revoked, a VF's buffer is
- * revoked for good before the VF goes, and a VF goes before its PF. Once
- * the buffer is revoked for good, a VF with the same number may be a new
- * one: the VF number means the buffer's VF only while a list is mapped.
+ * routing ID name the VF's PF function whenever an attachment is
+ * matched: the exporter offers only while the buffer is not revoked, and
+ * a VF's buffer is revoked for good before the VF goes, so the VF is
+ * there, and its PF function at those IDs (a PF whose &struct pci_dev
+ * was removed and found again by a rescan while its VFs stayed is the
+ * same function under the same IDs). Once the buffer is revoked for
+ * good, a VF with the same number may be a new one: the VF number means
+ * the buffer's VF only while a list is mapped and the import is not cut
+ * off.
  *
  * The map and unmap functions are exported to the PF drivers that use the
  * type and to its tests only: an offset in a VF BAR is only meaningful to
@@ -623,19 +627,23 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
  * The exporter calls invalidate_mappings with its own locks held and
  * waits for the lists to come back before a reset or a removal of the VF
  * goes on (VFIO does so under the VF's memory lock, and the removal of a
- * VF waits for VFIO to release it). The PF's callback must therefore not
- * wait for anything that the PF driver holds while it disables SR-IOV or
- * resets the VF, and an importer unmaps every list before it detaches. A
+ * VF waits for VFIO to release it); it may also wait for
+ * mappings_available (VFIO's accesses that lift a revoke do). Neither
+ * callback may therefore wait for anything that the PF driver holds while
+ * it disables SR-IOV or resets the VF, and an importer unmaps every list
+ * before it detaches. A
  * PF driver detaches its imports of its VFs' buffers before it calls
  * pci_disable_sriov(), from its &pci_driver.sriov_configure and its
  * remove, and holds no lock there that its callback takes; nor does the
  * callback take the PF's device lock or pci_lock_rescan_remove(), which
  * the sysfs write of sriov_numvfs holds. The exporter calls
- * dma_buf_iov_might_wait_for_pf() before such a wait, and lockdep reports
- * a callback that takes a lock held there, the PF driver's own locks and
- * pci_lock_rescan_remove(), once the callback has run in the same boot.
- * Lockdep does not validate device locks, so a callback that takes the
- * PF's device lock goes unreported.
+ * dma_buf_iov_might_wait_for_pf() before such a wait, and both callbacks
+ * run inside a lockdep map that it takes: lockdep reports a callback
+ * that takes a lock held there, the PF driver's own locks and
+ * pci_lock_rescan_remove(), once the callback has taken it and a VF has
+ * been removed with it held, in the same boot, in either order. Lockdep
+ * does not validate device locks, so a callback that takes the PF's
+ * device lock goes unreported. The map is one for every PF driver.
  *
  * A PF driver imports a buffer and finds it in its device like this (the
  * device memory behind VF BAR 2 here, in 64 KiB pages; error handling
@@ -683,7 +691,8 @@ EXPORT_SYMBOL_FOR_MODULES(dma_buf_pal_unmap, "iommufd,dmabuf_kunit");
 /*
  * The callbacks of PCI IOV importers and the waits that they can block:
  * the removal of a VF waits for the users of its exporter, whose close
- * revokes the buffer and calls the PF's callback. A PF driver that
+ * revokes the buffer and calls the PF's invalidate_mappings, and whose
+ * accesses that lift a revoke wait for its mappings_available. A PF driver that
  * disables SR-IOV with a lock held that its callback takes would hang
  * there; lockdep tells, from any earlier revoke, without the hang (for
  * the locks lockdep validates: not device locks). As for
@@ -696,13 +705,15 @@ static struct lockdep_map dma_buf_iov_revoke_map = {
 #endif
 
 /*
- * Calls the invalidate_mappings callback of a PCI IOV importer, for
- * dma_buf_invalidate_mappings().
+ * Calls @cb, the invalidate_mappings or mappings_available callback of a
+ * PCI IOV importer, for the dma-buf core: both can be waited for by what
+ * the removal of a VF waits for.
  */
-void dma_buf_iov_invalidate(struct dma_buf_attachment *attach)
+void dma_buf_iov_call(struct dma_buf_attachment *attach,
+		      void (*cb)(struct dma_buf_attachment *attach))
 {
 	lock_acquire(&dma_buf_iov_revoke_map, 0, 1, 1, 1, NULL, _RET_IP_);
-	attach->importer_ops->invalidate_mappings(attach);
+	cb(attach);
 	lock_release(&dma_buf_iov_revoke_map, _RET_IP_);
 }
 

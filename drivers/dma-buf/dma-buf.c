@@ -1752,7 +1752,8 @@ void dma_buf_invalidate_mappings(struct dma_buf *dmabuf)
 		    !attach->importer_ops->invalidate_mappings)
 			continue;
 		if (dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
-			dma_buf_iov_invalidate(attach);
+			dma_buf_iov_call(attach,
+					 attach->importer_ops->invalidate_mappings);
 		else
 			attach->importer_ops->invalidate_mappings(attach);
 	}
@@ -1766,10 +1767,16 @@ static void dma_buf_available_work(struct work_struct *work)
 	struct dma_buf_attachment *attach;
 
 	dma_resv_lock(dmabuf->resv, NULL);
-	list_for_each_entry(attach, &dmabuf->attachments, node)
-		if (attach->importer_ops &&
-		    attach->importer_ops->mappings_available)
+	list_for_each_entry(attach, &dmabuf->attachments, node) {
+		if (!attach->importer_ops ||
+		    !attach->importer_ops->mappings_available)
+			continue;
+		if (dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
+			dma_buf_iov_call(attach,
+					 attach->importer_ops->mappings_available);
+		else
 			attach->importer_ops->mappings_available(attach);
+	}
 	dma_resv_unlock(dmabuf->resv);
 	/* The reference dma_buf_notify_available() took for the work */
 	fput(dmabuf->file);

@@ -585,8 +585,9 @@ TEST_F(iov_dmabuf, revoke_close)
 
 /*
  * Fault injection into the IOV offer: the Nth fault injection point that
- * the export of a VF's dma-buf and its import by the PF (the attach, the
- * negotiation of the type, vfio-pci's map of the offer) reach fails, for
+ * the export of a VF's dma-buf and its import by the PF (the export's
+ * allocations, the attach and vfio-pci's state of the import, the
+ * negotiation of the type; the map allocates nothing) reach fails, for
  * N from 1 until a pass reaches fewer points (libvfio's fail-nth
  * helpers). Each step works or fails with an errno, what worked is undone
  * with injection off, and afterwards the import works. A dma-buf that a
@@ -834,9 +835,22 @@ static void vfs_enable(void)
 
 static void vfs_disable(void)
 {
+	char path[128];
+	int fd;
+
 	/* The harness's children inherit the handler: the parent only. */
-	if (getpid() == main_pid)
-		sysfs_sriov_numvfs_set(pf_bdf, 0);
+	if (getpid() != main_pid)
+		return;
+	sysfs_sriov_numvfs_set(pf_bdf, 0);
+	/* Back to the default, which vfs_enable() turned off */
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/sriov_drivers_autoprobe",
+		 pf_bdf);
+	fd = open(path, O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1", 1) != 1)
+			perror(path);
+		close(fd);
+	}
 }
 
 int main(int argc, char *argv[])
