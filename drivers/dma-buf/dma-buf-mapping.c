@@ -755,6 +755,12 @@ EXPORT_SYMBOL_IF_KUNIT(dma_buf_iov_pci_id);
 VISIBLE_IF_KUNIT int dma_buf_iov_vf_id(struct pci_dev *vf)
 {
 	KUNIT_STATIC_STUB_REDIRECT(dma_buf_iov_vf_id, vf);
+	/*
+	 * The VF Stride of a PF with one VF need not be set, and
+	 * pci_iov_vf_id() divides by it.
+	 */
+	if (pci_num_vf(pci_physfn(vf)) == 1)
+		return 0;
 	return pci_iov_vf_id(vf);
 }
 EXPORT_SYMBOL_IF_KUNIT(dma_buf_iov_vf_id);
