@@ -1703,6 +1703,21 @@ bool dma_buf_attach_revocable(struct dma_buf_attachment *attach)
 }
 EXPORT_SYMBOL_NS_GPL(dma_buf_attach_revocable, "DMA_BUF");
 
+/*
+ * Calls @cb, an importer callback of @attach, if the importer has it: a
+ * PCI IOV importer's inside the type's lockdep map (dma_buf_iov_call()).
+ */
+static void dma_buf_call_importer(struct dma_buf_attachment *attach,
+				  void (*cb)(struct dma_buf_attachment *attach))
+{
+	if (!cb)
+		return;
+	if (dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
+		dma_buf_iov_call(attach, cb);
+	else
+		cb(attach);
+}
+
 /**
  * dma_buf_invalidate_mappings - notify attachments that DMA-buf is moving
  *
@@ -1748,14 +1763,10 @@ void dma_buf_invalidate_mappings(struct dma_buf *dmabuf)
 	dma_resv_assert_held(dmabuf->resv);
 
 	list_for_each_entry(attach, &dmabuf->attachments, node) {
-		if (!attach->importer_ops ||
-		    !attach->importer_ops->invalidate_mappings)
-			continue;
-		if (dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
-			dma_buf_iov_call(attach,
-					 attach->importer_ops->invalidate_mappings);
-		else
-			attach->importer_ops->invalidate_mappings(attach);
+		const struct dma_buf_attach_ops *ops = attach->importer_ops;
+
+		if (ops)
+			dma_buf_call_importer(attach, ops->invalidate_mappings);
 	}
 }
 EXPORT_SYMBOL_NS_GPL(dma_buf_invalidate_mappings, "DMA_BUF");
@@ -1768,14 +1779,10 @@ static void dma_buf_available_work(struct work_struct *work)
 
 	dma_resv_lock(dmabuf->resv, NULL);
 	list_for_each_entry(attach, &dmabuf->attachments, node) {
-		if (!attach->importer_ops ||
-		    !attach->importer_ops->mappings_available)
-			continue;
-		if (dma_buf_attachment_is_type(attach, &dma_buf_mapping_pci_iov))
-			dma_buf_iov_call(attach,
-					 attach->importer_ops->mappings_available);
-		else
-			attach->importer_ops->mappings_available(attach);
+		const struct dma_buf_attach_ops *ops = attach->importer_ops;
+
+		if (ops)
+			dma_buf_call_importer(attach, ops->mappings_available);
 	}
 	dma_resv_unlock(dmabuf->resv);
 	/* The reference dma_buf_notify_available() took for the work */

@@ -671,6 +671,42 @@ static pid_t remove_vfs(void)
 }
 
 /*
+ * Start the removal of the VFs, with the request eventfd of VF 0 in
+ * @req: vfio-pci signals it when the removal waits for the VF's release.
+ */
+static pid_t vfs_start_removal(struct __test_metadata *_metadata,
+			       struct vfio_pci_device *vf0, struct pollfd *req)
+{
+	pid_t pid;
+
+	req->fd = eventfd(0, 0);
+	ASSERT_LE(0, req->fd);
+	vfio_pci_irq_set(vf0, VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req->fd);
+	pid = remove_vfs();
+	ASSERT_LT(0, pid);
+	return pid;
+}
+
+/*
+ * Release the VFs, as their user does when the removal that @pid runs
+ * asks for them, and check that the removal then ends with no VF left.
+ */
+static void vfs_release_for_removal(struct __test_metadata *_metadata,
+				    struct vfio_pci_device **vf, pid_t pid)
+{
+	int i, status;
+
+	for (i = 0; i < NR_VFS; i++) {
+		vfio_pci_device_cleanup(vf[i]);
+		vf[i] = NULL;
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	ASSERT_EQ(0, WEXITSTATUS(status));
+	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
+}
+
+/*
  * Removing the VFs (sriov_numvfs = 0) while the PF holds an attachment:
  * the removal waits for the VF to be closed, whose close revokes the
  * buffer first; the dma-buf and the attachment outlive the VF.
@@ -680,7 +716,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	struct vfio_region_dma_range r = { .offset = 0, .length = pg };
 	struct pollfd req = { .events = POLLIN };
 	char path[128];
-	int fd, i, status;
+	int fd, status;
 	pid_t pid;
 
 	fd = dmabuf_get(self->vf[0]->fd, VF_BAR, &r, 1);
@@ -689,12 +725,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 			sizeof(self->out));
 	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 
-	/* vfio-pci signals it when a removal waits for the VF's release */
-	req.fd = eventfd(0, 0);
-	ASSERT_LE(0, req.fd);
-	vfio_pci_irq_set(self->vf[0], VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req.fd);
-	pid = remove_vfs();
-	ASSERT_LT(0, pid);
+	pid = vfs_start_removal(_metadata, self->vf[0], &req);
 	/*
 	 * The removal waits for VF 0 to be closed and asks for it: then the
 	 * write has not returned, the VFs are there and the PF still has
@@ -706,14 +737,7 @@ TEST_F(iov_dmabuf, revoke_vf_removal)
 	ASSERT_EQ(0, access(path, F_OK));
 	importer_read(self->importer, self->out, sizeof(self->out));
 	ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
-	for (i = 0; i < NR_VFS; i++) {
-		vfio_pci_device_cleanup(self->vf[i]);
-		self->vf[i] = NULL;
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
+	vfs_release_for_removal(_metadata, self->vf, pid);
 
 	importer_read(self->importer, self->out, sizeof(self->out));
 	ASSERT_STREQ("invalidated: revoked\n", self->out);
@@ -748,8 +772,8 @@ TEST_F(iov_dmabuf, sriov_disable_detaches)
 	struct pollfd req = { .events = POLLIN };
 	char *driver = sysfs_driver_get(pf_bdf);
 	bool ours = driver && !strcmp(driver, "dmabuf_iov_test");
-	int fd, i, status;
 	pid_t pid;
+	int fd;
 
 	free(driver);
 	if (!ours)
@@ -770,23 +794,12 @@ TEST_F(iov_dmabuf, sriov_disable_detaches)
 		ASSERT_EQ(0, strncmp(self->out, "bar 0 vf 0 ranges 1 ", 20));
 	}
 
-	req.fd = eventfd(0, 0);
-	ASSERT_LE(0, req.fd);
-	vfio_pci_irq_set(self->vf[0], VFIO_PCI_REQ_IRQ_INDEX, 0, 1, &req.fd);
-	pid = remove_vfs();
-	ASSERT_LT(0, pid);
+	pid = vfs_start_removal(_metadata, self->vf[0], &req);
 	/* The PF driver let go before the removal asked for the VFs */
 	ASSERT_EQ(1, poll(&req, 1, 10000));
 	importer_read(self->importer, self->out, sizeof(self->out));
 	ASSERT_STREQ("detached: sriov_configure\n", self->out);
-	for (i = 0; i < NR_VFS; i++) {
-		vfio_pci_device_cleanup(self->vf[i]);
-		self->vf[i] = NULL;
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	ASSERT_TRUE(WIFEXITED(status));
-	ASSERT_EQ(0, WEXITSTATUS(status));
-	ASSERT_EQ(0, sysfs_sriov_numvfs_get(pf_bdf));
+	vfs_release_for_removal(_metadata, self->vf, pid);
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(0, close(req.fd));
 	vfs_enable();
